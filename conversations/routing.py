@@ -1,0 +1,3 @@
+"""Websocket routes of the conversations app."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,39 @@
+"""Shared fixtures: a live upstream emulator over real HTTP, and the test personas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.process import EmulatorProcess
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[EmulatorProcess]:
+    # Pace 0: as fast as possible. Tests that are about pacing ask for it per request.
+    emulator = EmulatorProcess("--tokens-per-second", "0")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_url(emulator_process: EmulatorProcess) -> str:
+    return emulator_process.url
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "bob-password-1")
+
+
+@pytest.fixture
+def carol(django_user_model):
+    return django_user_model.objects.create_user(
+        "carol", "carol@example.com", "carol-password-1", is_staff=True
+    )

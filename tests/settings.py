@@ -1,0 +1,19 @@
+"""Test settings: the real settings module, fed a test environment before it reads it."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("ORQ_API_KEY", "test-orq-key")
+os.environ.setdefault("ORQ_PROJECT_ID", "prj_01kfd2test0000000000000000")
+os.environ.setdefault("MISTRAL_API_KEY", "test-mistral-key")
+
+from webchat.settings import *  # noqa: F403
+from webchat.settings import STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests render templates without running collectstatic first.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,1 @@
+"""Clients for the hosted conversation APIs: the only layer that knows their wire formats."""

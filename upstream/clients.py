@@ -1,0 +1,46 @@
+"""The process's clients, built once from settings."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+
+from upstream.http import RetryPolicy, Timeouts
+from upstream.mistral import MistralClient
+from upstream.orq import OrqClient
+
+
+def _timeouts() -> Timeouts:
+    return Timeouts(
+        connect=settings.UPSTREAM_CONNECT_TIMEOUT,
+        read=settings.UPSTREAM_READ_TIMEOUT,
+        first_byte=settings.UPSTREAM_FIRST_BYTE_TIMEOUT,
+    )
+
+
+def _retry() -> RetryPolicy:
+    return RetryPolicy(
+        attempts=settings.UPSTREAM_RETRIES, max_wait=settings.UPSTREAM_MAX_RETRY_WAIT
+    )
+
+
+@cache
+def orq() -> OrqClient:
+    return OrqClient(
+        api_key=settings.ORQ_API_KEY,
+        base_url=settings.ORQ_BASE_URL,
+        project_id=settings.ORQ_PROJECT_ID,
+        timeouts=_timeouts(),
+        retry=_retry(),
+    )
+
+
+@cache
+def mistral() -> MistralClient:
+    return MistralClient(
+        api_key=settings.MISTRAL_API_KEY,
+        base_url=settings.MISTRAL_BASE_URL,
+        timeouts=_timeouts(),
+        retry=_retry(),
+    )

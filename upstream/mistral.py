@@ -1,0 +1,483 @@
+"""Mistral v1 (beta) conversations client: start, append, restart, history, streamed variants."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from upstream.errors import BadResponse
+from upstream.http import HttpTransport, RetryPolicy, StreamResponse, Timeouts
+from upstream.parsing import as_int, from_iso, require
+from upstream.streams import skip_unknown, translate
+from upstream.types import (
+    Citation,
+    CitationPart,
+    Conversation,
+    ConversationPage,
+    Done,
+    Failed,
+    FilePart,
+    Handoff,
+    Message,
+    NoticePart,
+    Part,
+    ReasoningDelta,
+    ReasoningPart,
+    Started,
+    StreamEvent,
+    TextDelta,
+    TextPart,
+    ToolArgsDelta,
+    ToolCallPart,
+    ToolDone,
+    ToolResultPart,
+    ToolStarted,
+    TurnResult,
+    Usage,
+)
+
+PROVIDER = "mistral"
+log = logging.getLogger(__name__)
+
+
+def _error_detail(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    detail = data.get("detail", data.get("message"))
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        problems = []
+        for item in detail:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc") or ())
+                problems.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+        return "; ".join(problems)
+    return ""
+
+
+class MistralClient:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.mistral.ai",
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.http = HttpTransport(
+            provider=PROVIDER,
+            base_url=base_url,
+            api_key=api_key,
+            timeouts=timeouts,
+            retry=retry,
+            error_detail=_error_detail,
+            headers=headers,
+        )
+
+    # --- conversations ----------------------------------------------------------------------
+
+    async def list_conversations(self, *, page: int = 0, page_size: int = 100) -> ConversationPage:
+        # The SDK sends an "unset" sentinel as `metadata`; we leave the parameter out.
+        data = await self.http.call(
+            "GET", "/v1/conversations", params={"page": page, "page_size": page_size}
+        )
+        if not isinstance(data, list):
+            raise BadResponse("the conversation list is not a list", provider=PROVIDER)
+        # No `has_more` here: a short page is the last one.
+        has_more = len(data) >= page_size
+        return ConversationPage(
+            conversations=tuple(parse_conversation(item) for item in data),
+            has_more=has_more,
+            next_cursor=str(page + 1) if has_more else None,
+        )
+
+    async def iter_conversations(self, *, page_size: int = 100) -> AsyncIterator[Conversation]:
+        page = 0
+        while True:
+            result = await self.list_conversations(page=page, page_size=page_size)
+            for conversation in result.conversations:
+                yield conversation
+            if not result.has_more:
+                return
+            page += 1
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        return parse_conversation(
+            await self.http.call("GET", f"/v1/conversations/{conversation_id}")
+        )
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        await self.http.request("DELETE", f"/v1/conversations/{conversation_id}")
+
+    async def history(self, conversation_id: str) -> tuple[Message, ...]:
+        """Every entry, folded into messages (consecutive outputs form one assistant message)."""
+        data = await self.http.call("GET", f"/v1/conversations/{conversation_id}/history")
+        return fold_entries(require(data, "entries", "a conversation history", PROVIDER))
+
+    async def messages(self, conversation_id: str) -> tuple[Message, ...]:
+        data = await self.http.call("GET", f"/v1/conversations/{conversation_id}/messages")
+        return fold_entries(require(data, "messages", "a message list", PROVIDER))
+
+    # --- turns ------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        text: str,
+        model: str | None = None,
+        agent_id: str | None = None,
+        title: str | None = None,
+        instructions: str | None = None,
+    ) -> TurnResult:
+        body = _start_body(text, model, agent_id, title, instructions, stream=False)
+        return parse_turn(await self.http.call("POST", "/v1/conversations", body=body))
+
+    async def append(self, conversation_id: str, *, text: str) -> TurnResult:
+        body = _append_body(text, stream=False)
+        data = await self.http.call("POST", f"/v1/conversations/{conversation_id}", body=body)
+        return parse_turn(data)
+
+    async def restart(self, conversation_id: str, *, from_entry_id: str, text: str) -> TurnResult:
+        """Branch: a new upstream conversation holding the entries up to `from_entry_id`."""
+        body = _restart_body(text, from_entry_id, stream=False)
+        data = await self.http.call(
+            "POST", f"/v1/conversations/{conversation_id}/restart", body=body
+        )
+        return parse_turn(data)
+
+    @asynccontextmanager
+    async def stream_start(
+        self,
+        *,
+        text: str,
+        model: str | None = None,
+        agent_id: str | None = None,
+        title: str | None = None,
+        instructions: str | None = None,
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        body = _start_body(text, model, agent_id, title, instructions, stream=True)
+        async with self.http.open_stream("POST", "/v1/conversations", body=body) as stream:
+            yield _events(stream)
+
+    @asynccontextmanager
+    async def stream_append(
+        self, conversation_id: str, *, text: str
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        body = _append_body(text, stream=True)
+        async with self.http.open_stream(
+            "POST", f"/v1/conversations/{conversation_id}", body=body
+        ) as stream:
+            yield _events(stream)
+
+    @asynccontextmanager
+    async def stream_restart(
+        self, conversation_id: str, *, from_entry_id: str, text: str
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        body = _restart_body(text, from_entry_id, stream=True)
+        async with self.http.open_stream(
+            "POST", f"/v1/conversations/{conversation_id}/restart", body=body
+        ) as stream:
+            yield _events(stream)
+
+
+def _start_body(
+    text: str,
+    model: str | None,
+    agent_id: str | None,
+    title: str | None,
+    instructions: str | None,
+    *,
+    stream: bool,
+) -> dict[str, Any]:
+    if bool(model) == bool(agent_id):
+        raise ValueError("start a Mistral conversation with a model or an agent, not both")
+    body: dict[str, Any] = {"inputs": text, "stream": stream, "store": True}
+    if model:
+        body["model"] = model
+    else:
+        body["agent_id"] = agent_id
+    if title:
+        body["name"] = title
+    if instructions:
+        body["instructions"] = instructions
+    return body
+
+
+def _append_body(text: str, *, stream: bool) -> dict[str, Any]:
+    return {"inputs": text, "stream": stream, "store": True, "handoff_execution": "server"}
+
+
+def _restart_body(text: str, from_entry_id: str, *, stream: bool) -> dict[str, Any]:
+    return {
+        "inputs": text,
+        "from_entry_id": from_entry_id,
+        "stream": stream,
+        "store": True,
+        "handoff_execution": "server",
+    }
+
+
+def _events(stream: StreamResponse) -> AsyncIterator[StreamEvent]:
+    return translate(stream, EventTranslator())
+
+
+# --- wire → ours ----------------------------------------------------------------------------
+
+
+def parse_conversation(data: Any) -> Conversation:
+    what = "a conversation"
+    return Conversation(
+        id=require(data, "id", what, PROVIDER),
+        provider=PROVIDER,
+        title=data.get("name") or "",
+        created=from_iso(require(data, "created_at", what, PROVIDER), "created_at", PROVIDER),
+        updated=from_iso(require(data, "updated_at", what, PROVIDER), "updated_at", PROVIDER),
+        model=data.get("model"),
+        agent=data.get("agent_id"),
+    )
+
+
+def parse_usage(data: Any) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    extra = {key: data[key] for key in ("connector_tokens", "connectors") if data.get(key)}
+    return Usage(
+        input=as_int(data.get("prompt_tokens")),
+        output=as_int(data.get("completion_tokens")),
+        total=as_int(data.get("total_tokens")),
+        extra=extra,
+    )
+
+
+def parse_turn(data: Any) -> TurnResult:
+    outputs = require(data, "outputs", "a conversation response", PROVIDER)
+    messages = fold_entries(outputs)
+    model = next((e.get("model") for e in outputs if isinstance(e, dict) and e.get("model")), None)
+    return TurnResult(
+        conversation_id=require(data, "conversation_id", "a conversation response", PROVIDER),
+        messages=messages,
+        usage=parse_usage(data.get("usage")),
+        model=model,
+    )
+
+
+def parse_content(content: Any) -> list[Part]:
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        raise BadResponse("message content is neither text nor chunks", provider=PROVIDER)
+    parts: list[Part] = []
+    for chunk in content:
+        part = parse_chunk(chunk)
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def parse_chunk(chunk: Any) -> Part | None:
+    if not isinstance(chunk, dict):
+        raise BadResponse("a content chunk is not an object", provider=PROVIDER)
+    match chunk.get("type"):
+        case "text":
+            return TextPart(chunk.get("text") or "")
+        case "thinking":
+            return ReasoningPart(_thinking_text(chunk))
+        case "tool_reference":
+            return CitationPart(
+                title=chunk.get("title") or "", url=chunk.get("url"), source=chunk.get("tool") or ""
+            )
+        case "image_url":
+            image = chunk.get("image_url")
+            return FilePart(uri=image.get("url") if isinstance(image, dict) else image)
+        case "document_url":
+            return FilePart(uri=chunk.get("document_url"), name=chunk.get("document_name"))
+        case "tool_file":
+            return FilePart(
+                file_id=chunk.get("file_id"),
+                name=chunk.get("file_name"),
+                mime=chunk.get("file_type"),
+            )
+    log.debug("mistral: skipping content chunk of unknown type %r", chunk.get("type"))
+    return None
+
+
+def _thinking_text(chunk: dict) -> str:
+    inner = chunk.get("thinking") or ()
+    if isinstance(inner, str):
+        return inner
+    return "".join(
+        c.get("text") or "" for c in inner if isinstance(c, dict) and c.get("type") == "text"
+    )
+
+
+def _arguments(raw: Any) -> dict | str:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw)
+    except (TypeError, ValueError):
+        return raw or ""
+    return parsed if isinstance(parsed, dict) else raw
+
+
+def fold_entries(entries: Iterable[Any]) -> tuple[Message, ...]:
+    """Mistral keeps entries; we show messages. Outputs up to the next input are one reply."""
+    messages: list[Message] = []
+    reply: list[Part] = []
+    reply_id = ""
+    reply_created = None
+
+    def close_reply() -> None:
+        nonlocal reply, reply_id, reply_created
+        if reply or reply_id:
+            messages.append(
+                Message(id=reply_id, role="assistant", parts=tuple(reply), created=reply_created)
+            )
+        reply, reply_id, reply_created = [], "", None
+
+    for entry in entries:
+        kind = require(entry, "type", "an entry", PROVIDER)
+        entry_id = entry.get("id") or ""
+        created_raw = entry.get("created_at")
+        created = from_iso(created_raw, "created_at", PROVIDER) if created_raw else None
+        match kind:
+            case "message.input":
+                close_reply()
+                role = entry.get("role") or "user"
+                messages.append(
+                    Message(
+                        id=entry_id,
+                        role="assistant" if role == "assistant" else "user",
+                        parts=tuple(parse_content(entry.get("content", ""))),
+                        created=created,
+                    )
+                )
+                continue
+            case "function.result":
+                close_reply()
+                result = ToolResultPart(
+                    call_id=entry.get("tool_call_id") or "", result=entry.get("result")
+                )
+                messages.append(Message(id=entry_id, role="tool", parts=(result,), created=created))
+                continue
+            case "message.output":
+                reply.extend(parse_content(entry.get("content", "")))
+            case "function.call":
+                reply.append(
+                    ToolCallPart(
+                        call_id=entry.get("tool_call_id") or entry_id,
+                        name=entry.get("name") or "",
+                        arguments=_arguments(entry.get("arguments")),
+                    )
+                )
+            case "tool.execution":
+                reply.append(
+                    ToolCallPart(
+                        call_id=entry_id,
+                        name=entry.get("name") or "",
+                        arguments=_arguments(entry.get("arguments")),
+                    )
+                )
+                reply.append(ToolResultPart(call_id=entry_id, result=entry.get("info") or {}))
+            case "agent.handoff":
+                reply.append(
+                    NoticePart(
+                        "handoff",
+                        f"{entry.get('previous_agent_name')} → {entry.get('next_agent_name')}",
+                        {k: entry.get(k) for k in ("previous_agent_id", "next_agent_id")},
+                    )
+                )
+            case _:
+                log.debug("mistral: skipping entry of unknown type %r", kind)
+                continue
+        # A reply is known by its last entry: that is where a restart branches from.
+        reply_id = entry_id or reply_id
+        reply_created = reply_created or created
+    close_reply()
+    return tuple(messages)
+
+
+class EventTranslator:
+    """Mistral's events → ours. Stateful: a client function call is announced once."""
+
+    def __init__(self) -> None:
+        self._calls: set[str] = set()
+
+    def __call__(self, payload: dict) -> tuple[StreamEvent, ...]:
+        kind = payload.get("type")
+
+        def field(name: str) -> Any:
+            return require(payload, name, f"event {kind!r}", PROVIDER)
+
+        match kind:
+            case "conversation.response.started":
+                return (Started(conversation_id=field("conversation_id")),)
+            case "message.output.delta":
+                return self._delta(field("id"), payload.get("content"))
+            case "tool.execution.started":
+                return (
+                    ToolStarted(
+                        call_id=field("id"),
+                        name=field("name"),
+                        arguments=_arguments(payload.get("arguments")),
+                    ),
+                )
+            case "tool.execution.delta":
+                return (
+                    ToolArgsDelta(call_id=field("id"), text=str(payload.get("arguments") or "")),
+                )
+            case "tool.execution.done":
+                return (ToolDone(call_id=field("id"), result=payload.get("info") or {}),)
+            case "function.call.delta":
+                call_id = field("tool_call_id")
+                arguments = payload.get("arguments") or ""
+                if call_id in self._calls:
+                    return (ToolArgsDelta(call_id=call_id, text=str(arguments)),)
+                self._calls.add(call_id)
+                return (
+                    ToolStarted(
+                        call_id=call_id, name=field("name"), arguments=_arguments(arguments)
+                    ),
+                )
+            case "agent.handoff.started":
+                return (Handoff(from_agent=payload.get("previous_agent_name")),)
+            case "agent.handoff.done":
+                return (Handoff(to_agent=payload.get("next_agent_name")),)
+            case "conversation.response.done":
+                return (Done(usage=parse_usage(payload.get("usage"))),)
+            case "conversation.response.error":
+                code = payload.get("code")
+                return (
+                    Failed(
+                        message=str(field("message")),
+                        code=as_int(code) if code is not None else None,
+                    ),
+                )
+        return skip_unknown(PROVIDER, kind)
+
+    def _delta(self, entry_id: str, content: Any) -> tuple[StreamEvent, ...]:
+        if isinstance(content, str):
+            return (TextDelta(part_id=entry_id, text=content),) if content else ()
+        if not isinstance(content, dict):
+            raise BadResponse("message.output.delta has no content", provider=PROVIDER)
+        match content.get("type"):
+            case "text":
+                return (TextDelta(part_id=entry_id, text=content.get("text") or ""),)
+            case "thinking":
+                return (ReasoningDelta(part_id=entry_id, text=_thinking_text(content)),)
+            case "tool_reference":
+                return (
+                    Citation(
+                        title=content.get("title") or "",
+                        url=content.get("url"),
+                        source=content.get("tool") or "",
+                    ),
+                )
+        return skip_unknown(PROVIDER, f"message.output.delta/{content.get('type')}")

@@ -1,0 +1,155 @@
+"""Strict readers for settings that come from the environment: junk raises, never guesses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}"
+    )
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, environ: Mapping[str, str] = os.environ
+) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
+    return value
+
+
+def env_float(
+    name: str, default: float, *, minimum: float = 0.0, environ: Mapping[str, str] = os.environ
+) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {value}")
+    return value
+
+
+def env_list(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> list[str]:
+    raw = environ.get(name, default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_pairs(
+    name: str, default: str = "", environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """Read `key=value,...` (agents: the key is what users pick, the value the upstream id)."""
+    pairs: dict[str, str] = {}
+    for item in env_list(name, default, environ):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(
+                f"{name} must be key=value pairs separated by commas; got {item!r}"
+            )
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def env_url(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    value = env_str(name, default, environ).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL; got {value!r}")
+    return value
+
+
+def env_secret(
+    name: str, *, demo_default: str | None = None, environ: Mapping[str, str] = os.environ
+) -> str:
+    """A secret has no working default, except the one the run command's demo mode hands in."""
+    value = env_str(name, "", environ)
+    if value:
+        return value
+    if demo_default is not None:
+        return demo_default
+    raise ImproperlyConfigured(f"{name} must be set (it is a secret and has no default)")
+
+
+def database_config(url: str, *, base_dir: os.PathLike | str) -> dict:
+    """SQLite by default, tuned so streaming writes never lock; any dj-database-url otherwise."""
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.path.join(base_dir, "db.sqlite3"),
+            "OPTIONS": _SQLITE_OPTIONS,
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = _SQLITE_OPTIONS
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+_SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
+def channel_layers_config(redis_url: str) -> dict:
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [redis_url],
+                # A killed process never leaves its groups: short expiry, re-joined on a heartbeat.
+                "group_expiry": 120,
+                "capacity": 1000,
+                "prefix": "webchat",
+            },
+        }
+    }
+
+
+def cache_config(redis_url: str) -> dict:
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "webchat",
+        }
+    }

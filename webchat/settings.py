@@ -1,0 +1,136 @@
+"""Webchat settings: every value comes from the environment (see the README's table)."""
+
+from pathlib import Path
+
+from webchat.env import (
+    cache_config,
+    channel_layers_config,
+    database_config,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_pairs,
+    env_secret,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The run command sets WEBCHAT_DEMO=1: it then works with no configuration at all.
+DEMO = env_bool("WEBCHAT_DEMO", False)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_secret(
+    "DJANGO_SECRET_KEY",
+    demo_default="insecure-demo-key-only-for-the-run-command" if DEMO or DEBUG else None,
+)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "conversations",
+    "emulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "webchat.urls"
+ASGI_APPLICATION = "webchat.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_config(env_str("DATABASE_URL"), base_dir=BASE_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+CHANNEL_LAYERS = channel_layers_config(REDIS_URL)
+CACHES = cache_config(REDIS_URL)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "static"
+# WhiteNoise serves hashed, pre-compressed files under daphne (nothing else would).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG and not DEMO)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Upstream providers -------------------------------------------------------------------------
+# A provider is usable when its key is set. The run command starts the bundled emulator and points
+# every provider without a key at it.
+ORQ_API_KEY = env_str("ORQ_API_KEY")
+ORQ_BASE_URL = env_url("ORQ_BASE_URL", "https://api.orq.ai")
+ORQ_PROJECT_ID = env_str("ORQ_PROJECT_ID")
+ORQ_MODELS = env_list("ORQ_MODELS", "openai/gpt-4o,openai/gpt-4o-mini,anthropic/claude-sonnet-4-5")
+ORQ_AGENTS = env_pairs("ORQ_AGENTS", "demo=agent_01kfd2demq7v3m8xw5r9ht4abc")
+MISTRAL_API_KEY = env_str("MISTRAL_API_KEY")
+MISTRAL_BASE_URL = env_url("MISTRAL_BASE_URL", "https://api.mistral.ai")
+MISTRAL_MODELS = env_list("MISTRAL_MODELS", "mistral-medium-latest,mistral-small-latest")
+MISTRAL_AGENTS = env_pairs("MISTRAL_AGENTS", "demo=ag_0694d3e0c7a47f1e8000a1b2c3d4e5f6")
+# The emulator, if any, that the run command pointed keyless providers at (for the status page).
+WEBCHAT_EMULATOR_URL = env_str("WEBCHAT_EMULATOR_URL")
+
+UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
+UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)
+UPSTREAM_FIRST_BYTE_TIMEOUT = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 30.0)
+UPSTREAM_RETRIES = env_int("UPSTREAM_RETRIES", 2, minimum=0)
+UPSTREAM_MAX_RETRY_WAIT = env_float("UPSTREAM_MAX_RETRY_WAIT", 10.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "loggers": {"httpx": {"level": "WARNING"}},
+}
