@@ -108,3 +108,13 @@ def test_junk_in_the_environment_is_a_clear_startup_error():
     result = run_settings({"WEBCHAT_DEMO": "1", "UPSTREAM_RETRIES": "lots"}, "pass")
     assert result.returncode != 0
     assert "UPSTREAM_RETRIES must be a whole number" in result.stderr
+
+
+def test_orq_key_without_project_is_flagged_at_start_up(settings):
+    from conversations.checks import upstream_configuration
+
+    settings.ORQ_API_KEY = "k"
+    settings.ORQ_PROJECT_ID = ""
+    assert [w.id for w in upstream_configuration(None)] == ["webchat.W001"]
+    settings.ORQ_PROJECT_ID = "prj_1"
+    assert upstream_configuration(None) == []

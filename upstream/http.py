@@ -55,6 +55,7 @@ class HttpTransport:
         error_detail: Callable[[Any], str],
         max_connections: int = 500,
         headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -62,6 +63,8 @@ class HttpTransport:
         self.retry = retry or RetryPolicy()
         self._error_detail = error_detail
         self._headers = {**(headers or {}), "Authorization": f"Bearer {api_key}"}
+        # Tests of parser edge cases replay recorded wire text through httpx.MockTransport.
+        self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=min(100, max_connections)
         )
@@ -84,6 +87,7 @@ class HttpTransport:
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
                 limits=self._limits,
                 follow_redirects=False,
+                transport=self._transport,
             )
             self._clients[loop] = client
         return client
@@ -223,13 +227,13 @@ class HttpTransport:
             else:
                 if response.status_code < 400:
                     break
-                body = await response.aread()
+                content = await response.aread()
                 await response.aclose()
                 # A 429 or 503 means the turn was never started, so asking again is safe.
                 retryable = response.status_code in (429, 503)
                 wait = self._retry_wait(attempt, response) if retryable else None
                 if wait is None:
-                    self.raise_for_status(response, body)
+                    self.raise_for_status(response, content)
             attempt += 1
             log.info("%s: retrying %s %s in %.2f s", self.provider, method, path, wait)
             await asyncio.sleep(wait)

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+
 from upstream.errors import BadResponse
 from upstream.http import HttpTransport, RetryPolicy, StreamResponse, Timeouts
 from upstream.parsing import as_int, from_iso, require
@@ -68,6 +70,7 @@ class MistralClient:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.http = HttpTransport(
             provider=PROVIDER,
@@ -77,6 +80,7 @@ class MistralClient:
             retry=retry,
             error_detail=_error_detail,
             headers=headers,
+            transport=transport,
         )
 
     # --- conversations ----------------------------------------------------------------------

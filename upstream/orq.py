@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+
 from upstream.errors import BadResponse, Rejected
 from upstream.http import HttpTransport, RetryPolicy, StreamResponse, Timeouts
 from upstream.parsing import as_int, from_epoch_ms, from_iso, require
@@ -64,6 +66,7 @@ class OrqClient:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.project_id = project_id
         self.http = HttpTransport(
@@ -74,6 +77,7 @@ class OrqClient:
             retry=retry,
             error_detail=_error_detail,
             headers=headers,
+            transport=transport,
         )
 
     # --- conversations ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{name:8} {where}")
         self.stdout.write(self.style.SUCCESS(f"Webchat: http://{host}:{port}/  (Ctrl+C stops)"))
 
+        # `kill` and Ctrl+C both stop the children with us: no orphaned emulator or daphne.
+        signal.signal(signal.SIGTERM, _interrupt)
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -77,3 +80,7 @@ class Command(BaseCommand):
     @staticmethod
     def _keys() -> dict[str, str]:
         return {"orq": settings.ORQ_API_KEY, "mistral": settings.MISTRAL_API_KEY}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

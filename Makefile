@@ -1,0 +1,28 @@
+# The README's two commands: `make run` and `make test`. Each sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint
+
+$(VENV)/.installed-run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+## Run Webchat on http://127.0.0.1:8000/ (keyless providers use the bundled emulator).
+run: $(VENV)/.installed-run
+	WEBCHAT_DEMO=$${WEBCHAT_DEMO:-1} $(BIN)/python manage.py serve $(ARGS)
+
+## Run every test (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379).
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
