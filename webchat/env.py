@@ -98,7 +98,9 @@ def env_secret(
         return value
     if demo_default is not None:
         return demo_default
-    raise ImproperlyConfigured(f"{name} must be set (it is a secret and has no default)")
+    raise ImproperlyConfigured(
+        f"{name} must be set (it is a secret and has no default; WEBCHAT_DEMO=1 for a local demo)"
+    )
 
 
 def database_config(url: str, *, base_dir: os.PathLike | str) -> dict:

@@ -1,0 +1,272 @@
+"""The deterministic assistant: one prompt, always the same Markdown reply, token by token."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+TOOL_NAME = "web_search"
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_'-]*")
+_TOKEN = re.compile(r"\S+\s*")
+_STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just let me
+    more most my no nor not now of off on once only or other our ours out over own please same
+    she should so some such tell than that the their theirs them then there these they this
+    those through to too under until up very was we were what when where which while who whom
+    why will with would you your yours""".split()
+)
+
+_GREETINGS = (
+    "Here is a short answer about",
+    "Good question about",
+    "Let me walk you through",
+    "Happy to help with",
+    "Here is what I know about",
+)
+_OPENERS = (
+    "The short version: start small, check each step, and keep the moving parts few.",
+    "It comes down to a few ideas that fit together once you see them side by side.",
+    "Most of the work is in the details, so I will keep the overview brief.",
+    "There are a couple of ways to approach it, and the simplest one usually wins.",
+)
+_ECHOES = (
+    'You wrote "{echo}", so I will focus on that first.',
+    'Since you asked "{echo}", the examples below use the same words.',
+    'Taking "{echo}" as the starting point, here is how I would think about it.',
+)
+_POINTS = (
+    "what it is and why it matters",
+    "the usual pitfalls and how to avoid them",
+    "a quick way to try it yourself",
+    "how it fits with the rest of your setup",
+    "where to read more when you need it",
+)
+_GENERIC_POINTS = (
+    "Keep it simple and measure before optimising.",
+    "Write a small test that shows the behaviour you expect.",
+    "Read the error messages closely; they usually say what is wrong.",
+)
+_BODIES = (
+    ("words = text.split()", 'return " ".join(word.capitalize() for word in words)'),
+    ("cleaned = text.strip().lower()", 'return cleaned.replace(" ", "_")'),
+    ("parts = [part for part in text.split() if part]", "return parts[0] if parts else text"),
+)
+_CLOSINGS = (
+    "Let me know if you want me to go deeper on any of these points.",
+    "Tell me more about your setup and I can tailor the example.",
+    "If something is unclear, ask and I will expand on it.",
+    "That should be enough to get started.",
+)
+_FILLER = (
+    "the idea stays the same when the details change and a careful step at a time keeps the "
+    "result easy to follow while each part does one small job well so that later changes stay "
+    "cheap and the whole remains clear to anyone who reads it again next week"
+).split()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The one tool an agent calls before answering."""
+
+    name: str
+    arguments: dict[str, Any] = field(hash=False)
+    result: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply as the emulator streams it: every delta is one element of `reasoning` or `text`."""
+
+    reasoning: tuple[str, ...]
+    text: tuple[str, ...]
+    tool: ToolCall | None
+    prompt_tokens: int
+
+    @property
+    def full_text(self) -> str:
+        return "".join(self.text)
+
+    @property
+    def full_reasoning(self) -> str:
+        return "".join(self.reasoning)
+
+    @property
+    def usage(self) -> Usage:
+        completion = len(self.reasoning) + len(self.text)
+        return Usage(self.prompt_tokens, completion, self.prompt_tokens + completion)
+
+
+@dataclass(frozen=True)
+class _Block:
+    text: str
+    prose: bool  # prose may be cut mid-way; lists and code blocks are kept whole or left out
+
+
+def compose_reply(prompt: str, *, agent: bool = False, tokens: int | None = None) -> Reply:
+    """The reply to `prompt`; `agent` adds a tool call, `tokens` fixes the number of text tokens.
+
+    Tests use it to know the exact text a stream must add up to.
+    """
+    if tokens is not None and tokens < 1:
+        raise ValueError("tokens must be at least 1")
+    rng = random.Random(_seed(prompt))
+    keywords = _keywords(prompt)
+    topic = " ".join(keywords) if keywords else "your question"
+    tool = _tool_call(rng, keywords, prompt) if agent else None
+    blocks = _blocks(rng, prompt, keywords, topic, tool)
+    if tokens is not None:
+        blocks = _fit(blocks, tokens, random.Random(_seed(prompt) ^ tokens))
+    text = "\n\n".join(block.text for block in blocks)
+    # Short on purpose (five tokens): the first text delta comes early in every stream.
+    subject = keywords[0] if keywords else "topic"
+    if tool is None:
+        reasoning = f"Plan: {subject} overview, then example."
+    else:
+        reasoning = f"Plan: search {subject}, then answer."
+    return Reply(
+        reasoning=tuple(_TOKEN.findall(reasoning)),
+        text=tuple(_TOKEN.findall(text)),
+        tool=tool,
+        prompt_tokens=prompt_tokens(prompt),
+    )
+
+
+def compose_usage(prompt: str, *, agent: bool = False, tokens: int | None = None) -> Usage:
+    """The usage numbers the emulator reports for this prompt."""
+    return compose_reply(prompt, agent=agent, tokens=tokens).usage
+
+
+def prompt_tokens(prompt: str) -> int:
+    return max(1, len(prompt.split()))
+
+
+def compose_title(context: str) -> str:
+    """The short title `generate-name` gives a conversation: the first words of `context`."""
+    words = context.split()[:6]
+    if not words:
+        return "New conversation"
+    words[-1] = words[-1].rstrip("?!.,;:")
+    title = " ".join(word for word in words if word)
+    return (title[:1].upper() + title[1:])[:100] or "New conversation"
+
+
+def _seed(prompt: str) -> int:
+    # Python's hash() is salted per process; the reply must be the same in every process.
+    return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
+
+
+def _keywords(prompt: str) -> list[str]:
+    seen: dict[str, str] = {}
+    for word in _WORD.findall(prompt):
+        # "What's" and "Paris's" count as "what" and "Paris".
+        word = word.split("'")[0].strip("-")
+        if len(word) >= 3 and word.lower() not in _STOPWORDS:
+            seen.setdefault(word.lower(), word)
+    return list(seen.values())[:3]
+
+
+def _tool_call(rng: random.Random, keywords: list[str], prompt: str) -> ToolCall:
+    query = " ".join(keywords) or " ".join(prompt.split()[:6]) or "help"
+    slug = re.sub(r"[^a-z0-9-]", "-", "-".join(keywords).lower()) or "overview"
+    hits = rng.randint(2, 9)
+    return ToolCall(
+        name=TOOL_NAME,
+        arguments={"query": query},
+        result={
+            "hits": hits,
+            "top": {
+                "title": f"{query.capitalize()} explained",
+                "url": f"https://docs.example.org/{slug}",
+            },
+        },
+    )
+
+
+def _blocks(
+    rng: random.Random, prompt: str, keywords: list[str], topic: str, tool: ToolCall | None
+) -> list[_Block]:
+    echo = " ".join(prompt.replace("`", "").split()[:5]) or "nothing in particular"
+    first = f"{rng.choice(_GREETINGS)} **{topic}**. {rng.choice(_OPENERS)}"
+    second = rng.choice(_ECHOES).format(echo=echo)
+    if tool is not None:
+        second = (
+            f'I searched with `{tool.name}` for "{tool.arguments["query"]}" and found '
+            f"{tool.result['hits']} relevant sources. {second}"
+        )
+    points = rng.sample(_POINTS, k=3)
+    bullets = [
+        f"- **{word.capitalize()}**: {point}" for word, point in zip(keywords, points, strict=False)
+    ]
+    bullets += [f"- {item}" for item in _GENERIC_POINTS[: 3 - len(bullets)]]
+    ident = re.sub(r"[^a-z0-9_]", "_", keywords[0].lower()) if keywords else "topic"
+    setup, result = rng.choice(_BODIES)
+    code = "\n".join(
+        (
+            "```python",
+            f"def handle_{ident}(text: str) -> str:",
+            f'    """Answer a question about {topic}."""',
+            f"    {setup}",
+            f"    {result}",
+            "```",
+        )
+    )
+    return [
+        _Block(first, prose=True),
+        _Block(second, prose=True),
+        _Block("\n".join(bullets), prose=False),
+        _Block(code, prose=False),
+        _Block(rng.choice(_CLOSINGS), prose=True),
+    ]
+
+
+def _count(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def _fit(blocks: list[_Block], tokens: int, rng: random.Random) -> list[_Block]:
+    """Exactly `tokens` text tokens: whole blocks while they fit, prose cut short, filler to pad."""
+    natural = sum(_count(block.text) for block in blocks)
+    if tokens >= natural:
+        filler = _filler(rng, tokens - natural)
+        return blocks[:-1] + filler + blocks[-1:]
+    kept: list[_Block] = []
+    left = tokens
+    for block in blocks:
+        size = _count(block.text)
+        if size <= left:
+            kept.append(block)
+            left -= size
+        elif block.prose and left:
+            kept.append(_Block(_sentence_end(" ".join(block.text.split()[:left])), prose=True))
+            left = 0
+        if not left:
+            break
+    return kept + _filler(rng, left)
+
+
+def _filler(rng: random.Random, words: int) -> list[_Block]:
+    if words <= 0:
+        return []
+    start = rng.randrange(len(_FILLER))
+    picked = [_FILLER[(start + i) % len(_FILLER)] for i in range(words)]
+    paragraphs = [picked[i : i + 40] for i in range(0, words, 40)]
+    return [_Block(_sentence_end(" ".join(chunk).capitalize()), prose=True) for chunk in paragraphs]
+
+
+def _sentence_end(text: str) -> str:
+    if text.count("**") % 2:
+        text += "**"
+    return text if text.endswith((".", "!", "?")) else text.rstrip(",;:") + "."
