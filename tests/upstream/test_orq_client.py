@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from emulator.assistant import compose_reply
 
+from emulator.assistant import compose_reply
 from upstream.errors import NotFound, Rejected
 from upstream.types import (
     Done,
