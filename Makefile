@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint
+.PHONY: run test lint chromium
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ run: $(VENV)/.installed-run
 	WEBCHAT_DEMO=$${WEBCHAT_DEMO:-1} $(BIN)/python manage.py serve $(ARGS)
 
 ## Run every test (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379).
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest $(ARGS)
+
+# The end-to-end tests drive Debian's Chromium (Playwright's own browser download cannot work here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

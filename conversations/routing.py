@@ -1,3 +1,9 @@
 """Websocket routes of the conversations app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from conversations.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<int:pk>/", ChatConsumer.as_asgi()),
+]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.process import EmulatorProcess
+from upstream import clients
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +38,17 @@ def carol(django_user_model):
     return django_user_model.objects.create_user(
         "carol", "carol@example.com", "carol-password-1", is_staff=True
     )
+
+
+@pytest.fixture
+def upstreams(settings, emulator_url):
+    """Point both providers at the live emulator (and rebuild the cached clients)."""
+    settings.ORQ_BASE_URL = emulator_url
+    settings.MISTRAL_BASE_URL = emulator_url
+    settings.WEBCHAT_EMULATOR_URL = emulator_url
+    settings.UPSTREAM_RETRIES = 0
+    clients.orq.cache_clear()
+    clients.mistral.cache_clear()
+    yield settings
+    clients.orq.cache_clear()
+    clients.mistral.cache_clear()

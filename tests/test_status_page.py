@@ -16,20 +16,8 @@ from emulator.process import ROOT
 from upstream import clients
 
 
-@pytest.fixture
-def upstreams(settings, emulator_url):
-    settings.ORQ_BASE_URL = emulator_url
-    settings.MISTRAL_BASE_URL = emulator_url
-    settings.WEBCHAT_EMULATOR_URL = emulator_url
-    clients.orq.cache_clear()
-    clients.mistral.cache_clear()
-    yield settings
-    clients.orq.cache_clear()
-    clients.mistral.cache_clear()
-
-
 def test_status_page_shows_both_upstreams_reachable(client, upstreams, emulator_url):
-    response = client.get("/")
+    response = client.get("/status")
     assert response.status_code == 200
     page = response.content.decode()
     assert page.count("reachable") == 2
@@ -41,7 +29,7 @@ def test_status_page_shows_both_upstreams_reachable(client, upstreams, emulator_
 def test_status_page_says_why_an_upstream_is_unreachable(client, upstreams):
     upstreams.MISTRAL_BASE_URL = "http://127.0.0.1:9"
     clients.mistral.cache_clear()
-    page = client.get("/").content.decode()
+    page = client.get("/status").content.decode()
     assert "unreachable" in page
     assert "cannot connect to http://127.0.0.1:9" in page
 
@@ -85,7 +73,7 @@ def test_run_command_serves_the_page_and_the_emulator_with_no_keys(tmp_path):
             start_new_session=True,
         )
     try:
-        page = _wait_for_page(f"http://127.0.0.1:{port}/", proc, log)
+        page = _wait_for_page(f"http://127.0.0.1:{port}/status", proc, log)
         assert page.count("reachable") == 2 and page.count("bundled emulator") == 2
         output = log.read_text()
         emulator = output.split("bundled emulator at ")[1].split()[0]

@@ -130,7 +130,13 @@ _SQLITE_OPTIONS = {
 
 def channel_layers_config(redis_url: str) -> dict:
     if not redis_url:
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        # Each token can be a message: the default capacity of 100 is too small for a slow tab.
+        return {
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "CONFIG": {"capacity": 1000},
+            }
+        }
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "template_partials",
     "conversations",
     "emulator",
 ]
@@ -92,6 +93,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "conversations:index"
+LOGOUT_REDIRECT_URL = "login"
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -120,6 +125,14 @@ MISTRAL_MODELS = env_list("MISTRAL_MODELS", "mistral-medium-latest,mistral-small
 MISTRAL_AGENTS = env_pairs("MISTRAL_AGENTS", "demo=ag_0694d3e0c7a47f1e8000a1b2c3d4e5f6")
 # The emulator, if any, that the run command pointed keyless providers at (for the status page).
 WEBCHAT_EMULATOR_URL = env_str("WEBCHAT_EMULATOR_URL")
+
+WEBCHAT_DEFAULT_CHOICE = env_str("WEBCHAT_DEFAULT_CHOICE")
+WEBCHAT_MAX_MESSAGE_CHARS = env_int("WEBCHAT_MAX_MESSAGE_CHARS", 32_000, minimum=1)
+WEBCHAT_SENDS_PER_MINUTE = env_int("WEBCHAT_SENDS_PER_MINUTE", 20, minimum=1)
+WEBCHAT_PAGE_SIZE = 30
+# A streaming reply's text is saved this often (one UPDATE), and its lease lasts this long.
+WEBCHAT_SAVE_INTERVAL = env_float("WEBCHAT_SAVE_INTERVAL", 1.0, minimum=0.05)
+WEBCHAT_LEASE_SECONDS = env_float("WEBCHAT_LEASE_SECONDS", 30.0, minimum=1)
 
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -32,6 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, emulator_port, no_emulator, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        self._ensure_demo_user()
 
         keyless = [name for name, key in self._keys().items() if not key]
         env = dict(os.environ)
@@ -76,6 +79,18 @@ class Command(BaseCommand):
         finally:
             if emulator is not None:
                 emulator.stop()
+
+    def _ensure_demo_user(self) -> None:
+        """A fresh install has nobody to sign in as: make one and say how."""
+        User = get_user_model()
+        if User.objects.exists():
+            return
+        username = os.environ.get("WEBCHAT_DEMO_USER", "demo")
+        password = os.environ.get("WEBCHAT_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        User.objects.create_user(username=username, password=password)
+        self.stdout.write(
+            self.style.WARNING(f"Created a user to sign in with: {username} / {password}")
+        )
 
     @staticmethod
     def _keys() -> dict[str, str]:

@@ -1,0 +1,63 @@
+"""What a user may talk to: the configured models and agents of each provider with a key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from conversations.models import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    provider: str
+    kind: str  # "model" or "agent"
+    name: str  # the model, or the agent's configured key
+    upstream: str  # the model, or the agent's upstream id
+
+    @property
+    def value(self) -> str:
+        return f"{self.provider}:{self.kind}:{self.name}"
+
+    @property
+    def label(self) -> str:
+        return f"Agent: {self.name}" if self.kind == "agent" else self.name
+
+    @property
+    def provider_label(self) -> str:
+        return Provider(self.provider).label
+
+
+def available_choices() -> list[Choice]:
+    choices: list[Choice] = []
+    if settings.ORQ_API_KEY:
+        choices += [Choice("orq", "model", m, m) for m in settings.ORQ_MODELS]
+        choices += [Choice("orq", "agent", k, v) for k, v in settings.ORQ_AGENTS.items()]
+    if settings.MISTRAL_API_KEY:
+        choices += [Choice("mistral", "model", m, m) for m in settings.MISTRAL_MODELS]
+        choices += [Choice("mistral", "agent", k, v) for k, v in settings.MISTRAL_AGENTS.items()]
+    return choices
+
+
+def choice_for(value: str) -> Choice | None:
+    """The configured choice with this value; nothing a browser sends can name anything else."""
+    return next((c for c in available_choices() if c.value == value), None)
+
+
+def default_choice() -> Choice | None:
+    return choice_for(settings.WEBCHAT_DEFAULT_CHOICE) or next(iter(available_choices()), None)
+
+
+def choice_of(conversation) -> Choice | None:
+    kind, name = (
+        ("agent", conversation.agent) if conversation.agent else ("model", conversation.model)
+    )
+    return choice_for(f"{conversation.provider}:{kind}:{name}")
+
+
+def grouped_choices() -> list[tuple[str, list[Choice]]]:
+    groups: dict[str, list[Choice]] = {}
+    for choice in available_choices():
+        groups.setdefault(choice.provider_label, []).append(choice)
+    return list(groups.items())

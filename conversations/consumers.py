@@ -1,0 +1,131 @@
+"""The chat socket: one per open conversation. It watches replies; runners own them."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.template.loader import render_to_string
+
+from conversations import replies, services
+from conversations.models import Message, MessageStatus
+
+log = logging.getLogger(__name__)
+
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        # Accept first so the refusal carries a code the browser (and tests) can read.
+        await self.accept()
+        if not getattr(user, "is_authenticated", False):
+            await self.close(code=CLOSE_NOT_ALLOWED)
+            return
+        self.conversation = await services.conversation_for(
+            user, self.scope["url_route"]["kwargs"]["pk"]
+        )
+        if self.conversation is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = replies.group_name(self.conversation.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await replies.mark_expired_interrupted(self.conversation.pk)
+        # Every (re)connect starts with a snapshot; live deltas queue up behind it.
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        # The reply goes on without us; we only stop watching.
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "message": "That request was not understood."})
+            return
+        action = content.get("type")
+        try:
+            match action:
+                case "send":
+                    await self.send_message(str(content.get("text", "")))
+                case "stop":
+                    await replies.stop(self.conversation)
+                case "regenerate":
+                    await self.regenerate()
+                case "edit":
+                    await self.edit(content.get("id"), str(content.get("text", "")))
+                case "snapshot":
+                    await self.send_snapshot()
+                case _:
+                    await self.send_json({"type": "error", "message": "Unknown request."})
+        except services.Refused as refusal:
+            await self.send_json({"type": "error", "message": str(refusal)})
+
+    async def reply_frame(self, event) -> None:
+        await self.send(text_data=event["frame"])
+
+    # --- actions ----------------------------------------------------------------------------
+
+    async def send_message(self, text: str) -> None:
+        services.check_message(text)
+        await services.check_send_rate_async(self.scope["user"])
+        await self.start_turn(text=text, turn=services.Turn(text=text))
+
+    async def regenerate(self) -> None:
+        plan = await services.plan_regenerate(conversation=self.conversation)
+        await self.start_turn(text=None, turn=plan.turn, replace_from=plan.replace_from)
+
+    async def edit(self, message_id, text: str) -> None:
+        services.check_message(text)
+        await services.check_send_rate_async(self.scope["user"])
+        plan = await services.plan_edit(
+            conversation=self.conversation, message_id=message_id, text=text
+        )
+        await self.start_turn(text=text, turn=plan.turn, replace_from=plan.replace_from)
+
+    async def start_turn(self, *, text, turn, replace_from: Message | None = None) -> None:
+        await self.conversation.arefresh_from_db()
+        user_message, reply = await services.begin_turn(
+            conversation=self.conversation, text=text, replace_from=replace_from
+        )
+        html = ""
+        if user_message is not None:
+            html += render_to_string(
+                "conversations/chat.html#message", {"m": replies.view_of(user_message)}
+            )
+        html += render_to_string("conversations/chat.html#message", {"m": replies.view_of(reply)})
+        frame = {
+            "type": "turn",
+            "replace_from": replace_from.pk if replace_from else None,
+            "html": html,
+        }
+        await self.channel_layer.group_send(
+            self.group, {"type": "reply.frame", "frame": json.dumps(frame)}
+        )
+        await replies.start(conversation=self.conversation, reply=reply, turn=turn)
+
+    async def send_snapshot(self) -> None:
+        reply = await self.conversation.messages.filter(role=Message.Role.ASSISTANT).alast()
+        if reply is None:
+            await self.send_json({"type": "snapshot", "id": None})
+            return
+        view = replies.view_of(reply)
+        await self.send_json(
+            {
+                "type": "snapshot",
+                "id": reply.pk,
+                "seq": view.seq,
+                "streaming": reply.status == MessageStatus.STREAMING,
+                "html": render_to_string("conversations/chat.html#reply", {"m": view}),
+            }
+        )

@@ -1,0 +1,131 @@
+"""Our records of conversations and their messages: the source of truth for who owns what."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept to the same.
+
+
+class Provider(models.TextChoices):
+    ORQ = "orq", "Orq.ai"
+    MISTRAL = "mistral", "Mistral"
+
+
+class Origin(models.TextChoices):
+    APP = "app", "App"
+    WIDGET = "widget", "Widget"
+    IMPORT = "import", "Import"
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # Exactly one of model / agent: the agent is the configured key (Orq) or name (Mistral).
+    model = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    upstream_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # Upstream conversations this one was re-pointed away from (Mistral restarts, Orq edits):
+    # they are deleted upstream together with it.
+    superseded_upstream_ids = models.JSONField(default=list, blank=True)
+    # What continues the upstream turn sequence (Orq task id).
+    turn_ref = models.CharField(max_length=100, blank=True)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    titled = models.BooleanField(
+        default=False, help_text="Named by a person or after the first reply."
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.APP)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated", "-id"]
+        indexes = [models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar")]
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "New conversation"
+
+    @property
+    def choice_label(self) -> str:
+        return f"agent {self.agent}" if self.agent else self.model
+
+
+class MessageStatus(models.TextChoices):
+    STREAMING = "streaming", "Streaming"
+    COMPLETE = "complete", "Complete"
+    STOPPED = "stopped", "Stopped"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    text = models.TextField(blank=True)
+    # Rendered once when the message is final, so a long conversation renders without Markdown.
+    html = models.TextField(blank=True)
+    # Reasoning, tool calls and results, citations: [{"kind": ..., ...}] in stream order.
+    parts = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE
+    )
+    error = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    usage_input = models.PositiveIntegerField(null=True, blank=True)
+    usage_output = models.PositiveIntegerField(null=True, blank=True)
+    usage_total = models.PositiveIntegerField(null=True, blank=True)
+    # Orq message id, or the Mistral entry id a restart can branch from.
+    upstream_id = models.CharField(max_length=100, blank=True)
+    # How many stream events the saved text includes: a late joiner resumes after it.
+    seq = models.PositiveIntegerField(default=0)
+    # Leases, not guesses: the process streaming this reply renews `lease_until` on each save.
+    runner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    stop_requested = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    completed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status="streaming"),
+                name="one_streaming_reply_per_conversation",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_until"], condition=Q(status="streaming"), name="streaming_leases"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} #{self.pk}"
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(p.get("text", "") for p in self.parts if p.get("kind") == "reasoning")
+
+    @property
+    def tools(self) -> list[dict]:
+        return [p for p in self.parts if p.get("kind") in ("tool_call", "tool_result", "citation")]
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.status == MessageStatus.STREAMING

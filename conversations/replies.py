@@ -1,0 +1,445 @@
+"""The reply runner: a task that owns a streaming reply, from upstream stream to channel group.
+
+The socket that asked for the reply only watches it: reloading, a second tab or a closed tab
+change nothing here. Text is saved about once a second (one UPDATE) and at the end; every save
+renews the reply's lease, so a process that dies leaves a reply others can mark interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from conversations import services
+from conversations.models import Conversation, Message, MessageStatus
+from conversations.rendering import StreamingRenderer, render_markdown, snapshot_html
+from conversations.turns import Turn, open_turn
+from upstream.errors import UpstreamError
+from upstream.types import (
+    ApprovalRequired,
+    Citation,
+    Done,
+    Failed,
+    Handoff,
+    PartDone,
+    ReasoningDelta,
+    Started,
+    TextDelta,
+    TextPart,
+    ToolArgsDelta,
+    ToolDone,
+    ToolFailed,
+    ToolStarted,
+)
+
+log = logging.getLogger(__name__)
+
+PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def group_name(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+@dataclass
+class LiveReply:
+    """A reply as it streams: what a late joiner needs, kept in this process's memory."""
+
+    message_id: int
+    conversation_id: int
+    seq: int = 0
+    text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    parts: list[dict] = field(default_factory=list)
+    closed_html: list[str] = field(default_factory=list)
+    renderer: StreamingRenderer = field(default_factory=StreamingRenderer)
+    upstream_message_id: str = ""
+    usage: tuple[int, int, int] | None = None
+    failure: str = ""
+    stop_requested: bool = False
+
+    @property
+    def full_text(self) -> str:
+        return "".join(self.text)
+
+
+_live: dict[int, LiveReply] = {}
+_tasks: dict[int, asyncio.Task] = {}
+
+
+def live_reply(message_id: int) -> LiveReply | None:
+    return _live.get(message_id)
+
+
+async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> asyncio.Task:
+    live = LiveReply(message_id=reply.pk, conversation_id=conversation.pk)
+    _live[reply.pk] = live
+    await Message.objects.filter(pk=reply.pk).aupdate(
+        runner=PROCESS, lease_until=timezone.now() + _lease()
+    )
+    task = asyncio.get_running_loop().create_task(
+        _run(live, conversation, turn), name=f"reply-{reply.pk}"
+    )
+    _tasks[reply.pk] = task
+
+    def forget(_task: asyncio.Task) -> None:
+        _tasks.pop(reply.pk, None)
+        _live.pop(reply.pk, None)
+
+    task.add_done_callback(forget)
+    return task
+
+
+async def stop(conversation: Conversation) -> bool:
+    """Stop the conversation's streaming reply, wherever it runs; True if there was one."""
+    reply = await conversation.messages.filter(status=MessageStatus.STREAMING).afirst()
+    if reply is None:
+        return False
+    task = _tasks.get(reply.pk)
+    if task is not None:
+        _live[reply.pk].stop_requested = True
+        task.cancel()
+    else:
+        # Another process runs it: it sees the flag at its next save, within about a second.
+        await Message.objects.filter(pk=reply.pk).aupdate(stop_requested=True)
+    return True
+
+
+async def wait_all() -> None:
+    """Let running replies finish (tests, shutdown)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks.values()), return_exceptions=True)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS)
+
+
+async def mark_expired_interrupted(conversation_id: int | None = None) -> int:
+    """Replies whose runner stopped renewing their lease are interrupted; their text is kept."""
+    rows = Message.objects.filter(status=MessageStatus.STREAMING, lease_until__lt=timezone.now())
+    if conversation_id is not None:
+        rows = rows.filter(conversation_id=conversation_id)
+    count = 0
+    async for message in rows:
+        message.html = render_markdown(message.text)
+        updated = await Message.objects.filter(
+            pk=message.pk, status=MessageStatus.STREAMING, lease_until__lt=timezone.now()
+        ).aupdate(
+            status=MessageStatus.INTERRUPTED,
+            html=message.html,
+            error="The server stopped while writing this reply.",
+            completed=timezone.now(),
+        )
+        count += updated
+    return count
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as a template shows it; a streaming reply as far as it has come."""
+
+    message: Message
+    html: str
+    tail: str = ""
+    reasoning: str = ""
+    tools: tuple = ()
+    seq: int = 0
+
+    @property
+    def pk(self) -> int:
+        return self.message.pk
+
+
+def view_of(message: Message) -> MessageView:
+    live = _live.get(message.pk) if message.is_streaming else None
+    if live is not None:
+        return MessageView(
+            message,
+            "".join(live.closed_html),
+            live.renderer.tail,
+            "".join(live.reasoning),
+            tuple(live.parts),
+            live.seq,
+        )
+    if message.is_streaming:
+        closed, tail = snapshot_html(message.text)
+        return MessageView(
+            message, closed, tail, message.reasoning, tuple(message.tools), message.seq
+        )
+    return MessageView(
+        message, message.html, "", message.reasoning, tuple(message.tools), message.seq
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
+    publisher = Publisher(group_name(conversation.pk), live.message_id)
+    loop = asyncio.get_running_loop()
+    interval = settings.WEBCHAT_SAVE_INTERVAL
+    next_save = loop.time() + interval
+    status, error = MessageStatus.COMPLETE, ""
+    cancelled = False
+    try:
+        async with open_turn(conversation, turn) as events:
+            async for event in events:
+                piece = await _apply(live, conversation, event)
+                if piece:
+                    publisher.push(piece)
+                if loop.time() >= next_save:
+                    next_save = loop.time() + interval
+                    if await _save_progress(live):
+                        raise _Stopped
+        if live.failure:
+            status, error = MessageStatus.FAILED, live.failure
+    except _Stopped:
+        status = MessageStatus.STOPPED
+    except asyncio.CancelledError:
+        cancelled = not live.stop_requested
+        status = MessageStatus.STOPPED if live.stop_requested else MessageStatus.INTERRUPTED
+        error = "" if live.stop_requested else "The server stopped while writing this reply."
+    except UpstreamError as exc:
+        status, error = MessageStatus.FAILED, _explain(exc)
+    except Exception:
+        log.exception("reply %s failed", live.message_id)
+        status, error = MessageStatus.FAILED, "Something went wrong on our side."
+    try:
+        await _finish(live, conversation, status, error, publisher)
+    finally:
+        if cancelled:
+            raise asyncio.CancelledError
+
+
+def _explain(exc: UpstreamError) -> str:
+    provider = {"orq": "Orq", "mistral": "Mistral"}.get(exc.provider, exc.provider or "upstream")
+    return f"{provider} did not finish the reply: {exc.message}"
+
+
+async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | None:
+    """Fold one event into the live reply; return what changed for the viewers, if anything."""
+    match event:
+        case TextDelta(part_id=part_id, text=text):
+            live.seq += 1
+            live.text.append(text)
+            if conversation.provider == "mistral":
+                # The reply's entry id: where a later restart can branch from.
+                live.upstream_message_id = part_id
+            update = live.renderer.feed(text)
+            if update.reset:
+                live.closed_html.append(update.closed_html)
+            return {
+                "seq": live.seq,
+                "html": update.closed_html,
+                "text": update.tail,
+                "reset": update.reset,
+            }
+        case ReasoningDelta(text=text):
+            live.seq += 1
+            live.reasoning.append(text)
+            return {"seq": live.seq, "reasoning": text}
+        case Started():
+            await _record_start(live, conversation, event)
+            return None
+        case ToolStarted(call_id=call_id, name=name, arguments=arguments):
+            live.parts.append(
+                {"kind": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+            )
+        case ToolArgsDelta():
+            return None
+        case ToolDone(call_id=call_id, result=result):
+            live.parts.append({"kind": "tool_result", "id": call_id, "result": result})
+        case ToolFailed(call_id=call_id, error=err):
+            live.parts.append({"kind": "tool_result", "id": call_id, "error": err})
+        case ApprovalRequired(name=name):
+            live.parts.append({"kind": "notice", "text": f"The tool {name} asks for approval."})
+        case Citation(title=title, url=url, source=source):
+            live.parts.append({"kind": "citation", "title": title, "url": url, "source": source})
+        case Handoff(from_agent=from_agent, to_agent=to_agent):
+            text = f"Handed over to {to_agent}" if to_agent else f"{from_agent} hands over"
+            live.parts.append({"kind": "notice", "text": text})
+        case PartDone(part=TextPart(text=final)) if final != live.full_text and live.text:
+            # The provider's complete text wins over what the deltas added up to.
+            live.seq += 1
+            live.text = [final]
+            live.renderer = StreamingRenderer()
+            update = live.renderer.feed(final)
+            live.closed_html = [update.closed_html] if update.closed_html else []
+            return {"seq": live.seq, "snapshot": True}
+        case PartDone():
+            return None
+        case Done(usage=usage):
+            if usage is not None:
+                live.usage = (usage.input, usage.output, usage.total)
+            return None
+        case Failed(message=message, code=code):
+            live.failure = f"The provider reported an error: {message}" + (
+                f" (code {code})" if code else ""
+            )
+            return None
+        case _:
+            return None
+    live.seq += 1
+    return {"seq": live.seq, "tools": True}
+
+
+async def _record_start(live: LiveReply, conversation: Conversation, event: Started) -> None:
+    changes: dict = {}
+    if event.conversation_id and event.conversation_id != conversation.upstream_id:
+        if conversation.upstream_id:
+            conversation.superseded_upstream_ids = [
+                *conversation.superseded_upstream_ids,
+                conversation.upstream_id,
+            ]
+            changes["superseded_upstream_ids"] = conversation.superseded_upstream_ids
+        conversation.upstream_id = changes["upstream_id"] = event.conversation_id
+    if event.turn_ref and event.turn_ref != conversation.turn_ref:
+        conversation.turn_ref = changes["turn_ref"] = event.turn_ref
+    if event.assistant_message_id:
+        live.upstream_message_id = event.assistant_message_id
+    if changes:
+        await Conversation.objects.filter(pk=conversation.pk).aupdate(**changes)
+
+
+async def _save_progress(live: LiveReply) -> bool:
+    """One UPDATE with the text so far and a renewed lease; True if a stop was asked for."""
+    await Message.objects.filter(pk=live.message_id).aupdate(
+        text=live.full_text,
+        parts=_parts(live),
+        seq=live.seq,
+        lease_until=timezone.now() + _lease(),
+    )
+    if live.stop_requested:
+        return True
+    stop = await Message.objects.filter(pk=live.message_id, stop_requested=True).aexists()
+    live.stop_requested = stop
+    return stop
+
+
+def _parts(live: LiveReply) -> list[dict]:
+    reasoning = "".join(live.reasoning)
+    return ([{"kind": "reasoning", "text": reasoning}] if reasoning else []) + live.parts
+
+
+async def _finish(
+    live: LiveReply,
+    conversation: Conversation,
+    status: str,
+    error: str,
+    publisher: Publisher,
+) -> None:
+    text = live.full_text
+    usage = live.usage or (None, None, None)
+    await Message.objects.filter(pk=live.message_id).aupdate(
+        text=text,
+        html=render_markdown(text),
+        parts=_parts(live),
+        seq=live.seq,
+        status=status,
+        error=error,
+        upstream_id=live.upstream_message_id,
+        usage_input=usage[0],
+        usage_output=usage[1],
+        usage_total=usage[2],
+        lease_until=None,
+        completed=timezone.now(),
+    )
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated=timezone.now())
+    await publisher.flush()
+    message = await Message.objects.aget(pk=live.message_id)
+    await publisher.send(
+        {
+            "type": "done",
+            "id": message.pk,
+            "seq": live.seq,
+            "html": render_to_string("conversations/chat.html#reply", {"m": view_of(message)}),
+        }
+    )
+    if status == MessageStatus.COMPLETE and not conversation.titled:
+        first = await conversation.messages.filter(role=Message.Role.USER).order_by("id").afirst()
+        if first is not None:
+            title = await services.conversation_set_title(
+                conversation=conversation, first_message=first.text
+            )
+            if title:
+                conversation.title = title
+                await publisher.send(
+                    {
+                        "type": "title",
+                        "id": conversation.pk,
+                        "title": title,
+                        "html": render_to_string(
+                            "conversations/index.html#conversation-row",
+                            {"conversation": conversation, "active": conversation},
+                        ),
+                    }
+                )
+
+
+class Publisher:
+    """Deltas to the group without delay: sent at once when idle, merged while a send runs."""
+
+    def __init__(self, group: str, message_id: int) -> None:
+        self.group = group
+        self.message_id = message_id
+        self.layer = get_channel_layer()
+        self._pending: dict | None = None
+        self._first_seq = 0
+        self._sender: asyncio.Task | None = None
+
+    def push(self, piece: dict) -> None:
+        if self._pending is None:
+            self._pending = {"type": "delta", "id": self.message_id, "from": piece["seq"], **piece}
+        else:
+            _merge(self._pending, piece)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending is not None:
+            frame, self._pending = self._pending, None
+            await self.send(frame)
+
+    async def flush(self) -> None:
+        if self._sender is not None:
+            await self._sender
+
+    async def send(self, frame: dict) -> None:
+        await self.layer.group_send(
+            self.group, {"type": "reply.frame", "frame": json.dumps(frame, ensure_ascii=False)}
+        )
+
+
+def _merge(into: dict, piece: dict) -> None:
+    into["seq"] = piece["seq"]
+    if piece.get("snapshot"):
+        into["snapshot"] = True
+    if piece.get("tools"):
+        into["tools"] = True
+    if "reasoning" in piece:
+        into["reasoning"] = into.get("reasoning", "") + piece["reasoning"]
+    if "text" in piece:
+        if piece.get("reset"):
+            into["html"] = into.get("html", "") + piece["html"]
+            into["text"] = piece["text"]
+            into["reset"] = True
+        else:
+            into["text"] = into.get("text", "") + piece["text"]
+            into.setdefault("html", "")
+            into.setdefault("reset", False)

@@ -1,0 +1,294 @@
+// Webchat's browser side: the conversation socket, the composer, and small sidebar helpers.
+// The server renders every piece of HTML; this file only places it and keeps the stream in order.
+(() => {
+  "use strict";
+
+  let chat = null; // the open conversation's state
+
+  function connect(section) {
+    const state = {
+      section,
+      socket: null,
+      retries: 0,
+      closed: false,
+      seq: new Map(), // reply id -> last applied sequence number
+      streaming: null, // id of the reply being written
+      pendingText: null,
+    };
+    chat = state;
+    open(state);
+    wireComposer(state);
+  }
+
+  function open(state) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}${state.section.dataset.ws}`);
+    state.socket = socket;
+    setConnection(state, "Connecting…");
+    socket.onopen = () => { state.retries = 0; setConnection(state, ""); };
+    socket.onmessage = (event) => handle(state, JSON.parse(event.data));
+    socket.onclose = (event) => {
+      if (state.closed) return;
+      if (event.code === 4403 || event.code === 4404) {
+        setConnection(state, event.code === 4404 ? "This conversation does not exist." : "Sign in again.");
+        return;
+      }
+      // A dropped socket loses nothing: the reply goes on on the server, and the snapshot
+      // after reconnecting has everything so far.
+      state.retries += 1;
+      const wait = Math.min(10000, 500 * 2 ** Math.min(state.retries, 5));
+      setConnection(state, "Reconnecting…");
+      setTimeout(() => { if (!state.closed) open(state); }, wait);
+    };
+  }
+
+  function disconnect() {
+    if (!chat) return;
+    chat.closed = true;
+    if (chat.socket) chat.socket.close();
+    chat = null;
+  }
+
+  function send(state, message) {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+      state.socket.send(JSON.stringify(message));
+      return true;
+    }
+    showError(state, "Not connected right now; your message is still in the box.");
+    return false;
+  }
+
+  function setConnection(state, text) {
+    const el = state.section.querySelector("#connection");
+    if (el) el.textContent = text;
+  }
+
+  function showError(state, text) {
+    const el = state.section.querySelector("#composer-error");
+    el.textContent = text;
+    el.hidden = !text;
+  }
+
+  function announce(text) {
+    const el = document.getElementById("announcer");
+    if (el) { el.textContent = ""; setTimeout(() => { el.textContent = text; }, 50); }
+  }
+
+  function replyEl(id) { return document.getElementById(`reply-${id}`); }
+
+  function setStreaming(state, id) {
+    state.streaming = id;
+    const stop = state.section.querySelector("#stop");
+    stop.hidden = id === null;
+  }
+
+  function replaceReply(state, id, html) {
+    const current = replyEl(id);
+    if (current) current.outerHTML = html;
+    else {
+      const li = document.getElementById(`message-${id}`);
+      if (li) li.insertAdjacentHTML("beforeend", html);
+    }
+    decorate(replyEl(id));
+  }
+
+  function handle(state, frame) {
+    switch (frame.type) {
+      case "snapshot":
+        if (frame.id === null) { setStreaming(state, null); return; }
+        replaceReply(state, frame.id, frame.html);
+        state.seq.set(frame.id, frame.seq);
+        setStreaming(state, frame.streaming ? frame.id : null);
+        return;
+      case "turn": {
+        const list = state.section.querySelector("#messages");
+        if (frame.replace_from !== null) {
+          for (const li of [...list.children]) {
+            if (Number(li.dataset.id) >= frame.replace_from) li.remove();
+          }
+        }
+        list.insertAdjacentHTML("beforeend", frame.html);
+        list.querySelectorAll(".reply").forEach(decorate);
+        const reply = list.lastElementChild.querySelector(".reply");
+        if (reply) { state.seq.set(Number(reply.dataset.id), 0); setStreaming(state, Number(reply.dataset.id)); }
+        if (state.pendingText !== null) {
+          const box = state.section.querySelector("#composer-text");
+          if (box.value === state.pendingText) box.value = "";
+          state.pendingText = null;
+        }
+        showError(state, "");
+        scrollDown(state, true);
+        return;
+      }
+      case "delta": applyDelta(state, frame); return;
+      case "done":
+        replaceReply(state, frame.id, frame.html);
+        state.seq.set(frame.id, frame.seq);
+        if (state.streaming === frame.id) setStreaming(state, null);
+        announce(replyEl(frame.id)?.querySelector(".reply-body")?.textContent.slice(0, 500) || "Reply finished");
+        return;
+      case "title": {
+        const row = document.getElementById(`conversation-${frame.id}`);
+        if (row) row.outerHTML = frame.html;
+        const heading = document.querySelector(`[data-title-for="${frame.id}"]`);
+        if (heading) heading.textContent = frame.title;
+        if (window.htmx) htmx.process(document.getElementById(`conversation-${frame.id}`));
+        document.title = `${frame.title} · Webchat`;
+        return;
+      }
+      case "error":
+        showError(state, frame.message);
+        state.pendingText = null;
+        return;
+    }
+  }
+
+  function applyDelta(state, frame) {
+    const id = frame.id;
+    const seen = state.seq.get(id) ?? -1;
+    if (frame.seq <= seen) return; // already in the snapshot
+    const el = replyEl(id);
+    if (!el || frame.from !== seen + 1 || frame.snapshot || frame.tools) {
+      // A gap (or a change that is easier to show whole): ask for a fresh snapshot.
+      state.seq.set(id, frame.seq);
+      send(state, { type: "snapshot" });
+      return;
+    }
+    state.seq.set(id, frame.seq);
+    if (frame.reasoning) {
+      const box = el.querySelector(".reasoning");
+      box.hidden = false;
+      box.querySelector(".reasoning-text").textContent += frame.reasoning;
+    }
+    if (frame.text !== undefined) {
+      const body = el.querySelector(".reply-body");
+      const tail = body.querySelector(".tail");
+      if (frame.reset) tail.textContent = "";
+      if (frame.html) { tail.insertAdjacentHTML("beforebegin", frame.html); decorate(el); }
+      tail.textContent += frame.text;
+    }
+    scrollDown(state, false);
+  }
+
+  function scrollDown(state, force) {
+    const list = state.section.querySelector("#messages");
+    const near = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+    if (force || near) list.scrollTop = list.scrollHeight;
+  }
+
+  // Copy buttons live outside the sanitized HTML: added here, next to each code block.
+  function decorate(root) {
+    if (!root) return;
+    root.querySelectorAll(".code-block:not([data-copy])").forEach((block) => {
+      block.dataset.copy = "1";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", `Copy ${block.dataset.lang || ""} code`.replace("  ", " "));
+      button.addEventListener("click", async () => {
+        const code = block.querySelector("code")?.innerText ?? block.innerText;
+        try { await navigator.clipboard.writeText(code); button.textContent = "Copied"; }
+        catch { button.textContent = "Select and copy"; }
+        setTimeout(() => { button.textContent = "Copy"; }, 1500);
+      });
+      block.prepend(button);
+    });
+  }
+
+  function wireComposer(state) {
+    const form = state.section.querySelector("#composer");
+    const box = form.querySelector("#composer-text");
+    const submit = () => {
+      const text = box.value;
+      if (!text.trim()) { showError(state, "Write a message first."); return; }
+      if (state.streaming !== null) { showError(state, "A reply is still being written. Stop it or wait."); return; }
+      state.pendingText = text;
+      send(state, { type: "send", text });
+    };
+    form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+    });
+    form.querySelector("#stop").addEventListener("click", () => send(state, { type: "stop" }));
+    state.section.addEventListener("click", (event) => {
+      const target = event.target;
+      if (target.closest("[data-regenerate]")) send(state, { type: "regenerate" });
+      const edit = target.closest("[data-edit]");
+      if (edit) startEdit(state, edit.closest(".message"));
+    });
+    state.section.querySelectorAll(".reply").forEach(decorate);
+    scrollDown(state, true);
+    box.focus();
+  }
+
+  function startEdit(state, li) {
+    const bubble = li.querySelector(".user-text");
+    if (li.querySelector(".edit-form")) return;
+    const form = document.createElement("form");
+    form.className = "edit-form";
+    const area = document.createElement("textarea");
+    area.value = bubble.dataset.text;
+    area.setAttribute("aria-label", "Edit message");
+    area.rows = 3;
+    const save = document.createElement("button");
+    save.type = "submit"; save.className = "primary"; save.textContent = "Send edit";
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "link"; cancel.textContent = "Cancel";
+    form.append(area, save, cancel);
+    bubble.after(form);
+    area.focus();
+    const close = () => form.remove();
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); close(); } });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (send(state, { type: "edit", id: Number(li.dataset.id), text: area.value })) close();
+    });
+  }
+
+  // Esc stops a reply, from anywhere on the page.
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && chat && chat.streaming !== null && !event.target.closest("[data-rename]")) {
+      send(chat, { type: "stop" });
+    }
+  });
+
+  // Inline rename: Enter saves (the form submits), Escape cancels.
+  document.addEventListener("keydown", (event) => {
+    const form = event.target.closest && event.target.closest("[data-rename]");
+    if (form && event.key === "Escape") {
+      event.preventDefault();
+      form.querySelector("[data-rename-cancel]").click();
+    }
+  });
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-toggle-sidebar]")) document.body.classList.toggle("sidebar-shown");
+  });
+
+  function syncActive() {
+    const path = location.pathname;
+    document.querySelectorAll(".conversation-row").forEach((row) => {
+      const link = row.querySelector("a");
+      const active = link && new URL(link.href).pathname === path;
+      row.classList.toggle("active", active);
+      if (active) link.setAttribute("aria-current", "page"); else link?.removeAttribute("aria-current");
+    });
+  }
+
+  function boot() {
+    const section = document.getElementById("chat");
+    if (chat && chat.section === section) return;
+    disconnect();
+    if (section) connect(section);
+    syncActive();
+    if (section) document.body.classList.remove("sidebar-shown");
+  }
+
+  document.addEventListener("DOMContentLoaded", boot);
+  document.addEventListener("htmx:afterSettle", boot);
+  window.addEventListener("popstate", () => setTimeout(boot, 0));
+  // The back button may restore a stale page from the cache: reconnecting re-syncs it.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) { disconnect(); boot(); } });
+})();

@@ -1,0 +1,372 @@
+"""Every page and partial: the happy path, a stranger's id, a missing CSRF token, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from conversations.models import Conversation, Message
+from upstream import clients
+from upstream.errors import NotFound
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upstreams")]
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+ORQ_MODEL = "orq:model:openai/gpt-4o"
+MISTRAL_MODEL = "mistral:model:mistral-small-latest"
+
+
+@pytest.fixture
+def as_alice(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_bob(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def strict_alice(alice) -> Client:
+    """Alice with CSRF enforced, as a browser is."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    return client
+
+
+def create(client: Client, choice: str = ORQ_MODEL) -> Conversation:
+    response = client.post(reverse("conversations:create"), {"choice": choice}, **HTMX)
+    assert response.status_code == 200, response.content
+    return Conversation.objects.latest("id")
+
+
+def make_many(owner, count: int, title: str = "Chat") -> list[Conversation]:
+    now = timezone.now()
+    return Conversation.objects.bulk_create(
+        Conversation(
+            owner=owner,
+            provider="mistral",
+            model="mistral-small-latest",
+            title=f"{title} {i}",
+            updated=now - timedelta(minutes=i),
+        )
+        for i in range(count)
+    )
+
+
+def upstream_orq(conversation_id: str):
+    async def get():
+        client = clients.orq()
+        try:
+            return await client.get_conversation(conversation_id)
+        finally:
+            await client.http.aclose()
+
+    return asyncio.run(get())
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_pages_need_a_signed_in_user(client):
+    response = client.get(reverse("conversations:index"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_login_page_signs_in_and_logout_is_a_post(client, alice):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200 and b"Sign in to Webchat" in page.content
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
+    assert response.status_code == 302
+    assert client.get(reverse("conversations:index")).status_code == 200
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("conversations:index")).status_code == 302
+
+
+def test_wrong_password_says_so(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+    assert response.status_code == 200 and b"do not match" in response.content
+
+
+def test_index_lists_only_my_conversations_newest_first(as_alice, alice, bob):
+    make_many(alice, 3, title="Mine")
+    make_many(bob, 2, title="Bobs")
+    page = as_alice.get(reverse("conversations:index")).content.decode()
+    assert page.index("Mine 0") < page.index("Mine 1") < page.index("Mine 2")
+    assert "Bobs" not in page
+    assert "openai/gpt-4o" in page and "Agent: demo" in page  # the new-chat choices
+
+
+# --- sidebar: list, endless scroll, search -------------------------------------------------
+
+
+def test_sidebar_pages_by_cursor_with_no_overlap(as_alice, alice):
+    made = make_many(alice, 35)
+    first = as_alice.get(reverse("conversations:list"), **HTMX).content.decode()
+    assert first.count('class="conversation-row') == 30
+    assert 'hx-trigger="revealed"' in first
+    cursor = first.split("cursor=")[1].split("&")[0]
+    second = as_alice.get(reverse("conversations:list"), {"cursor": cursor}, **HTMX).content
+    second = second.decode()
+    assert second.count('class="conversation-row') == 5
+    assert 'hx-trigger="revealed"' not in second
+    for conversation in made:
+        assert (f'conversation-{conversation.pk}"' in first) != (
+            f'conversation-{conversation.pk}"' in second
+        )
+
+
+def test_sidebar_page_uses_a_constant_number_of_queries(
+    as_alice, alice, django_assert_max_num_queries
+):
+    make_many(alice, 100)
+    with django_assert_max_num_queries(3):
+        as_alice.get(reverse("conversations:list"), **HTMX)
+
+
+def test_search_matches_titles(as_alice, alice, bob):
+    make_many(alice, 3, title="Budget")
+    make_many(alice, 2, title="Holiday")
+    make_many(bob, 2, title="Budget secret")
+    rows = as_alice.get(reverse("conversations:list"), {"q": "budg"}, **HTMX).content.decode()
+    assert rows.count('class="conversation-row') == 3
+    assert "Holiday" not in rows and "secret" not in rows
+    nothing = as_alice.get(reverse("conversations:list"), {"q": "zzz"}, **HTMX).content.decode()
+    assert "No conversation matches" in nothing
+
+
+def test_a_junk_cursor_starts_from_the_top(as_alice, alice):
+    make_many(alice, 2)
+    rows = as_alice.get(reverse("conversations:list"), {"cursor": "x_y"}, **HTMX).content
+    assert rows.decode().count('class="conversation-row') == 2
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+def test_create_orq_conversation_exists_upstream_and_pushes_its_url(as_alice):
+    response = as_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
+    conversation = Conversation.objects.get()
+    assert response["HX-Push-Url"] == reverse("conversations:detail", args=[conversation.pk])
+    body = response.content.decode()
+    assert 'id="chat"' in body and 'hx-swap-oob="afterbegin:#conversation-list"' in body
+    assert conversation.upstream_id.startswith("conv_")
+    assert upstream_orq(conversation.upstream_id).conversation.model == "openai/gpt-4o"
+
+
+def test_create_mistral_conversation_waits_for_the_first_message(as_alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    assert conversation.provider == "mistral" and conversation.upstream_id == ""
+
+
+def test_create_refuses_a_choice_that_is_not_offered(as_alice):
+    response = as_alice.post(
+        reverse("conversations:create"), {"choice": "orq:model:evil/model"}, **HTMX
+    )
+    assert response["HX-Retarget"] == "#flash"
+    assert b"Pick one of the offered" in response.content
+    assert not Conversation.objects.exists()
+
+
+def test_create_without_csrf_is_403(strict_alice):
+    response = strict_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
+    assert response.status_code == 403
+    assert not Conversation.objects.exists()
+
+
+def test_create_when_the_provider_is_down_says_why(as_alice, settings):
+    settings.ORQ_BASE_URL = "http://127.0.0.1:9"
+    clients.orq.cache_clear()
+    response = as_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
+    assert response["HX-Retarget"] == "#flash"
+    assert b"Orq said no: cannot connect" in response.content
+    assert not Conversation.objects.exists()
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+
+def test_detail_is_a_page_or_a_pane(as_alice, alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    Message.objects.create(
+        conversation=conversation,
+        role="user",
+        text="<b>hi</b>",
+        html="<p>&lt;b&gt;hi&lt;/b&gt;</p>",
+    )
+    url = reverse("conversations:detail", args=[conversation.pk])
+    page = as_alice.get(url).content.decode()
+    assert "<html" in page and 'id="chat"' in page and "&lt;b&gt;hi" in page
+    pane = as_alice.get(url, **HTMX).content.decode()
+    assert "<html" not in pane and 'id="chat"' in pane
+
+
+def test_detail_of_a_strangers_conversation_is_404(as_bob, as_alice):
+    conversation = create(as_alice)
+    assert as_bob.get(reverse("conversations:detail", args=[conversation.pk])).status_code == 404
+    assert as_bob.get(reverse("conversations:detail", args=[999999])).status_code == 404
+
+
+def test_a_conversation_made_elsewhere_is_loaded_from_upstream(as_alice, alice):
+    async def start():
+        client = clients.mistral()
+        try:
+            return await client.start(text="Made in another app", model="mistral-small-latest")
+        finally:
+            await client.http.aclose()
+
+    turn = asyncio.run(start())
+    conversation = Conversation.objects.create(
+        owner=alice,
+        provider="mistral",
+        model="mistral-small-latest",
+        upstream_id=turn.conversation_id,
+    )
+    page = as_alice.get(reverse("conversations:detail", args=[conversation.pk])).content.decode()
+    assert "Made in another app" in page
+    assert [m.role for m in conversation.messages.all()] == ["user", "assistant"]
+
+
+# --- rename ----------------------------------------------------------------------------------
+
+
+def test_rename_orq_renames_upstream_too(as_alice):
+    conversation = create(as_alice)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    form = as_alice.get(url, **HTMX).content.decode()
+    assert 'name="title"' in form and "data-rename" in form
+    response = as_alice.post(url, {"title": "  Launch   plan "}, **HTMX)
+    assert response.status_code == 200
+    assert "Launch plan" in response.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.title == "Launch plan" and conversation.titled
+    assert upstream_orq(conversation.upstream_id).conversation.title == "Launch plan"
+
+
+def test_rename_mistral_keeps_the_title_locally(as_alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    assert as_alice.post(url, {"title": "Ours only"}, **HTMX).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.title == "Ours only"
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [("   ", "cannot be empty"), ("x" * 101, "at most 100 characters")],
+)
+def test_rename_refuses_bad_titles_and_keeps_what_was_typed(as_alice, title, message):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    response = as_alice.post(url, {"title": title}, **HTMX)
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert message in body and 'aria-invalid="true"' in body
+    assert f'value="{title}"' in body
+    conversation.refresh_from_db()
+    assert conversation.title == ""
+
+
+def test_rename_cancel_gives_back_the_row(as_alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    row = as_alice.get(url, {"cancel": 1}, **HTMX).content.decode()
+    assert f'id="conversation-{conversation.pk}"' in row and "<form" not in row
+
+
+def test_rename_of_a_strangers_conversation_is_404(as_alice, as_bob):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    assert as_bob.get(url, **HTMX).status_code == 404
+    assert as_bob.post(url, {"title": "Mine now"}, **HTMX).status_code == 404
+    conversation.refresh_from_db()
+    assert conversation.title == ""
+
+
+def test_rename_without_csrf_is_403(strict_alice, as_alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    assert strict_alice.post(url, {"title": "x"}, **HTMX).status_code == 403
+
+
+# --- delete ----------------------------------------------------------------------------------
+
+
+def test_delete_removes_upstream_then_here(as_alice):
+    conversation = create(as_alice)
+    response = as_alice.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX)
+    assert response.status_code == 200 and response.content == b""
+    assert not Conversation.objects.exists()
+    with pytest.raises(NotFound):
+        upstream_orq(conversation.upstream_id)
+
+
+def test_deleting_the_open_conversation_clears_the_pane(as_alice):
+    conversation = create(as_alice)
+    url = reverse("conversations:detail", args=[conversation.pk])
+    response = as_alice.post(
+        reverse("conversations:delete", args=[conversation.pk]),
+        HTTP_HX_CURRENT_URL=f"http://testserver{url}",
+        **HTMX,
+    )
+    assert response["HX-Push-Url"] == reverse("conversations:index")
+    assert 'hx-swap-oob="innerHTML:#pane"' in response.content.decode()
+
+
+def test_delete_when_upstream_fails_keeps_the_conversation_and_says_why(as_alice, settings):
+    conversation = create(as_alice)
+    settings.ORQ_BASE_URL = "http://127.0.0.1:9"
+    clients.orq.cache_clear()
+    response = as_alice.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX)
+    assert response["HX-Retarget"] == "#flash"
+    assert b"cannot connect" in response.content
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_delete_of_a_conversation_already_gone_upstream_succeeds(as_alice):
+    conversation = create(as_alice)
+
+    async def gone():
+        client = clients.orq()
+        try:
+            await client.delete_conversation(conversation.upstream_id)
+        finally:
+            await client.http.aclose()
+
+    asyncio.run(gone())
+    assert (
+        as_alice.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX).status_code
+        == 200
+    )
+    assert not Conversation.objects.exists()
+
+
+def test_delete_of_a_strangers_conversation_is_404(as_alice, as_bob):
+    conversation = create(as_alice)
+    response = as_bob.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX)
+    assert response.status_code == 404
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_delete_without_csrf_is_403(strict_alice, as_alice):
+    conversation = create(as_alice)
+    response = strict_alice.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX)
+    assert response.status_code == 403
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+def test_mutations_refuse_get(as_alice):
+    assert as_alice.get(reverse("conversations:create")).status_code == 405
+    conversation = create(as_alice, MISTRAL_MODEL)
+    assert as_alice.get(reverse("conversations:delete", args=[conversation.pk])).status_code == 405
