@@ -386,7 +386,7 @@ async def _finish(
                         "title": title,
                         "html": render_to_string(
                             "conversations/index.html#conversation-row",
-                            {"conversation": conversation, "active": conversation},
+                            {"conversation": conversation},
                         ),
                     }
                 )

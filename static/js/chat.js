@@ -133,6 +133,7 @@
         const heading = document.querySelector(`[data-title-for="${frame.id}"]`);
         if (heading) heading.textContent = frame.title;
         if (window.htmx) htmx.process(document.getElementById(`conversation-${frame.id}`));
+        syncActive();
         document.title = `${frame.title} · Webchat`;
         return;
       }
@@ -288,6 +289,9 @@
 
   document.addEventListener("DOMContentLoaded", boot);
   document.addEventListener("htmx:afterSettle", boot);
+  // The URL changes after the swap settles: highlight again once it has.
+  document.addEventListener("htmx:pushedIntoHistory", syncActive);
+  document.addEventListener("htmx:historyRestore", () => { syncActive(); boot(); });
   window.addEventListener("popstate", () => setTimeout(boot, 0));
   // The back button may restore a stale page from the cache: reconnecting re-syncs it.
   window.addEventListener("pageshow", (event) => { if (event.persisted) { disconnect(); boot(); } });

@@ -53,9 +53,8 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
         "PYTHONUNBUFFERED": "1",
     }
     manage = [sys.executable, "manage.py"]
-    subprocess.run(
-        [*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run(
         [
             *manage,

@@ -64,13 +64,14 @@ def test_a_person_chats_with_both_providers(page: Page, live_webchat):
     ):
         new_chat(page, choice)
         expect(page.locator(".chat-meta")).to_contain_text(label)
-        send(page, "[[emulator tokens_per_second=25 tokens=80]] How do cursors paginate?")
+        send(page, "How do cursors paginate?")
         expect(page.locator(".message.user").last).to_contain_text("How do cursors paginate?")
         growth = watch_growth(page)
         assert len(growth) >= 3, f"the reply should grow while it streams; saw {growth}"
         expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
         expect(last_reply(page).locator(".usage")).to_contain_text("tokens")
         expect(last_reply(page).locator(".reasoning summary")).to_have_text("Reasoning")
+        expect(last_reply(page).locator(".code-block .copy")).to_have_text("Copy")
         # The title arrives after the first exchange, live in the sidebar.
         expect(page.locator(".conversation-row.active .title")).not_to_have_text("New conversation")
         assert page.url.endswith(
@@ -146,3 +147,39 @@ def test_html_in_a_message_is_shown_as_text(page: Page, live_webchat):
     assert page.evaluate("window.pwned") is None
     assert page.locator(".messages img").count() == 0
     assert Path(SCREENSHOT).parent.exists()
+
+
+def test_a_narrow_dark_screen_collapses_the_sidebar(browser, live_webchat):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        sign_in(page, live_webchat)
+        sidebar = page.locator("#sidebar")
+        assert sidebar.bounding_box()["x"] < 0, "the list starts hidden on a phone"
+        page.get_by_role("button", name="Show conversations").first.click()
+        expect(sidebar).to_be_in_viewport()
+        new_chat(page, "mistral:model:mistral-small-latest")
+        assert sidebar.bounding_box()["x"] < 0, "opening a conversation hides the list again"
+        send(page, "Dark mode check")
+        expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(21, 23, 26)"
+        page.screenshot(path=str(SCREENSHOT.with_name("screenshot-phone-dark.png")))
+    finally:
+        context.close()
+
+
+def test_the_url_follows_the_open_conversation_and_back_works(page: Page, live_webchat):
+    sign_in(page, live_webchat)
+    new_chat(page, "mistral:model:mistral-small-latest")
+    first_url = page.url
+    send(page, "First topic")
+    expect(page.locator("#chat-title")).to_have_text(re.compile("First topic"), timeout=20_000)
+    new_chat(page, "orq:model:openai/gpt-4o")
+    expect(page).not_to_have_url(first_url)
+    expect(page.locator(".conversation-row.active .title")).to_have_text("New conversation")
+    page.go_back()
+    expect(page).to_have_url(first_url)
+    expect(page.locator("#chat-title")).to_have_text(re.compile("First topic"))
+    expect(page.locator(".conversation-row.active .title")).to_have_text(re.compile("First topic"))
+    expect(page.locator("#connection")).to_have_text("")
