@@ -68,6 +68,7 @@ class LiveReply:
     usage: tuple[int, int, int] | None = None
     failure: str = ""
     stop_requested: bool = False
+    publisher: Publisher | None = None
 
     @property
     def full_text(self) -> str:
@@ -165,6 +166,10 @@ class MessageView:
 def view_of(message: Message) -> MessageView:
     live = _live.get(message.pk) if message.is_streaming else None
     if live is not None:
+        if live.publisher is not None:
+            # Whatever is published after this snapshot starts a new frame, so a viewer never
+            # gets a frame that is half in its snapshot.
+            live.publisher.seal()
         return MessageView(
             message,
             "".join(live.closed_html),
@@ -191,7 +196,7 @@ class _Stopped(Exception):
 
 
 async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
-    publisher = Publisher(group_name(conversation.pk), live.message_id)
+    publisher = live.publisher = Publisher(group_name(conversation.pk), live.message_id)
     loop = asyncio.get_running_loop()
     interval = settings.WEBCHAT_SAVE_INTERVAL
     next_save = loop.time() + interval
@@ -399,8 +404,8 @@ class Publisher:
         self.group = group
         self.message_id = message_id
         self.layer = get_channel_layer()
+        self._sealed: list[dict] = []
         self._pending: dict | None = None
-        self._first_seq = 0
         self._sender: asyncio.Task | None = None
 
     def push(self, piece: dict) -> None:
@@ -411,9 +416,17 @@ class Publisher:
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._drain())
 
+    def seal(self) -> None:
+        if self._pending is not None:
+            self._sealed.append(self._pending)
+            self._pending = None
+
     async def _drain(self) -> None:
-        while self._pending is not None:
-            frame, self._pending = self._pending, None
+        while self._sealed or self._pending is not None:
+            if self._sealed:
+                frame = self._sealed.pop(0)
+            else:
+                frame, self._pending = self._pending, None
             await self.send(frame)
 
     async def flush(self) -> None:

@@ -101,8 +101,10 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
     emulator.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread, which
+    # must be gone before the async tests of other modules run.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
