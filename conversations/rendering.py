@@ -113,8 +113,12 @@ class StreamingRenderer:
     def __init__(self) -> None:
         self._lines: list[str] = []  # complete lines of the open block
         self._partial: list[str] = []  # the line being written
+        self._reset_block()
+
+    def _reset_block(self) -> None:
         self._fence: str | None = None
         self._is_list = False
+        self._has_content = False
         self._blank_after_content = False
 
     @property
@@ -142,7 +146,7 @@ class StreamingRenderer:
         """HTML of whatever is still open (the reply ended)."""
         text = self.tail
         self._lines, self._partial = [], []
-        self._fence, self._is_list, self._blank_after_content = None, False, False
+        self._reset_block()
         return render_markdown(text)
 
     def _line(self, line: str) -> str | None:
@@ -154,17 +158,19 @@ class StreamingRenderer:
                 return self._close()
             return None
         if not line.strip():
-            if self._lines:
-                self._blank_after_content = True
-                self._lines.append(line)
-            # Blank lines before a block's first line belong to nobody.
+            # Kept (the tail shows every character), but a blank line only matters after content.
+            self._lines.append(line)
+            self._blank_after_content = self._has_content
             return None
         closed = None
         fence = _FENCE.match(line)
-        if self._lines and (fence or (self._blank_after_content and not self._continues(line))):
+        if self._has_content and (
+            fence or (self._blank_after_content and not self._continues(line))
+        ):
             closed = self._close()
-        if not self._lines:
+        if not self._has_content:
             self._is_list = bool(_LIST_ITEM.match(line))
+            self._has_content = True
         self._blank_after_content = False
         self._lines.append(line)
         if fence:
@@ -180,7 +186,7 @@ class StreamingRenderer:
     def _close(self) -> str:
         text = "".join(self._lines)
         self._lines = []
-        self._fence, self._is_list, self._blank_after_content = None, False, False
+        self._reset_block()
         return render_markdown(text)
 
 
