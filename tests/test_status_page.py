@@ -76,6 +76,7 @@ def test_run_command_serves_the_page_and_the_emulator_with_no_keys(tmp_path):
         page = _wait_for_page(f"http://127.0.0.1:{port}/status", proc, log)
         assert page.count("reachable") == 2 and page.count("bundled emulator") == 2
         output = log.read_text()
+        assert "Created a user to sign in with: demo / " in output
         emulator = output.split("bundled emulator at ")[1].split()[0]
 
         headers = {"Authorization": "Bearer any"}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from conversations import replies, services
 from conversations.choices import choice_for
@@ -295,3 +297,55 @@ async def test_one_reply_at_a_time(alice):
     await until(socket, "done")
     await socket.disconnect()
     await replies.wait_all()
+
+
+@pytest.mark.parametrize("choice", ["orq:agent:demo", "mistral:agent:demo"])
+async def test_an_agents_tool_call_and_result_are_shown_compactly(choice, alice):
+    conversation = await services.conversation_create(owner=alice, choice=choice_for(choice))
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    await receive(socket)
+    await socket.send_json_to({"type": "send", "text": "Find the holiday policy"})
+    _, done = await until(socket, "done")
+    expected = compose_reply("Find the holiday policy", agent=True)
+    assert 'class="tools"' in done["html"]
+    assert f"<code>{expected.tool.name}</code>" in done["html"]
+    assert "Result" in done["html"]
+    reply = await Message.objects.aget(pk=done["id"])
+    assert reply.text == expected.full_text
+    assert [p["kind"] for p in reply.tools] == ["tool_call", "tool_result"]
+    await socket.disconnect()
+    await replies.wait_all()
+
+
+async def test_a_reply_whose_lease_ran_out_is_marked_interrupted_with_its_text(alice):
+    conversation = await new_conversation(alice, "mistral")
+    stale = await Message.objects.acreate(
+        conversation=conversation,
+        role="assistant",
+        status=MessageStatus.STREAMING,
+        text="Half a thought",
+        runner="a-process-that-died",
+        lease_until=timezone.now() - timedelta(seconds=5),
+    )
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    snapshot = await receive(socket)
+    assert snapshot["id"] == stale.pk and not snapshot["streaming"]
+    assert "Interrupted" in snapshot["html"] and "Half a thought" in snapshot["html"]
+    await stale.arefresh_from_db()
+    assert stale.status == MessageStatus.INTERRUPTED and stale.text == "Half a thought"
+    await socket.disconnect()
+
+
+async def test_a_live_reply_of_another_process_is_left_alone(alice):
+    conversation = await new_conversation(alice, "mistral")
+    live = await Message.objects.acreate(
+        conversation=conversation,
+        role="assistant",
+        status=MessageStatus.STREAMING,
+        text="Still going",
+        runner="another-process",
+        lease_until=timezone.now() + timedelta(seconds=30),
+    )
+    assert await replies.mark_expired_interrupted() == 0
+    await live.arefresh_from_db()
+    assert live.status == MessageStatus.STREAMING
