@@ -18,7 +18,7 @@ from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, Messag
 from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
 from upstream import clients
-from upstream.errors import NotFound
+from upstream.errors import NotFound, UpstreamError
 
 
 class Refused(Exception):
@@ -141,8 +141,8 @@ async def conversation_set_title(*, conversation: Conversation, first_message: s
                 conversation.upstream_id, context=first_message[:2000]
             )
             title = named.title
-        except Exception:
-            title = ""
+        except UpstreamError:
+            title = ""  # a title is a nicety: fall back to ours
     title = title or local_title(first_message)
     updated = await Conversation.objects.filter(pk=conversation.pk, titled=False).aupdate(
         title=title[:TITLE_MAX_LENGTH], titled=True

@@ -92,7 +92,7 @@ def conversation_list(request):
 async def conversation_create(request):
     choice = choice_for(request.POST.get("choice", ""))
     if choice is None:
-        return flash(request, "Pick one of the offered models or agents.", status=200)
+        return flash(request, "Pick one of the offered models or agents.")
     user = await request.auser()
     conversation = await services.conversation_create(owner=user, choice=choice)
     url = reverse("conversations:detail", args=[conversation.pk])
