@@ -3,21 +3,26 @@
 Raw HTML in the source is text (markdown-it with `html` off), code is highlighted by Pygments
 with CSS classes, and nh3 sanitizes the result with an allow-list that keeps those classes.
 Copy buttons are not part of this HTML: the front-end adds them next to `.code-block`.
-`static/css/highlight.css` comes from `pygments_css()`:
-`python -c "from conversations.rendering import pygments_css; print(pygments_css())"`.
+`static/css/highlight.css` comes from `pygments_css()`; regenerate it with
+`.venv/bin/python -c "from conversations.rendering import pygments_css; print(pygments_css(), end='')" > static/css/highlight.css`.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
+from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 _TAGS = {
@@ -26,26 +31,32 @@ _TAGS = {
     "span", "div",
 }  # fmt: skip
 _ATTRIBUTES = {
-    "a": {"href", "title", "target"},
-    "span": {"class"},
-    "code": {"class"},
-    "div": {"class", "data-lang"},
+    "a": {"href", "title"},
+    "div": {"data-lang"},
     "ol": {"start"},
     "th": {"style"},
     "td": {"style"},
 }
+# Only the classes we emit survive: Pygments' token classes, our code wrapper.
+_CLASSES = {
+    "span": {name for name in STANDARD_TYPES.values() if name},
+    "code": {"highlight"},
+    "div": {"code-block"},
+}
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
-def _fence(renderer, tokens, idx, options, env) -> str:
+def _fence(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
     token = tokens[idx]
-    language = token.info.strip().split(maxsplit=1)[0].lower() if token.info.strip() else ""
-    code = token.content
+    words = token.info.split(maxsplit=1)
+    language = words[0].lower() if words else ""
     try:
         lexer = get_lexer_by_name(language) if language else None
     except ClassNotFound:
         lexer = None
-    body = highlight(code, lexer, _FORMATTER) if lexer else html.escape(code)
+    body = highlight(token.content, lexer, _FORMATTER) if lexer else html.escape(token.content)
     lang_attr = f' data-lang="{html.escape(language)}"' if lexer else ""
     return f'<div class="code-block"{lang_attr}><pre><code class="highlight">{body}</code></pre></div>\n'
 
@@ -60,7 +71,9 @@ def _sanitize(raw_html: str) -> str:
         raw_html,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
+        allowed_classes=_CLASSES,
         url_schemes={"http", "https", "mailto"},
+        url_relative="deny",
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         filter_style_properties={"text-align"},
@@ -69,12 +82,12 @@ def _sanitize(raw_html: str) -> str:
 
 def render_markdown(text: str) -> str:
     """Markdown (from a model) as sanitized HTML."""
-    return _sanitize(_md.render(text)) if text else ""
+    return _sanitize(_md.render(text)) if text.strip() else ""
 
 
 def render_user_text(text: str) -> str:
-    """What a person typed: never HTML. Paragraphs and line breaks are kept."""
-    paragraphs = re.split(r"\n\s*\n", text.strip())
+    """What a person typed, never HTML: escaped, with its paragraphs and line breaks."""
+    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
     return "".join(
         "<p>" + html.escape(p).replace("\n", "<br>") + "</p>" for p in paragraphs if p.strip()
     )
@@ -82,17 +95,21 @@ def render_user_text(text: str) -> str:
 
 # --- streaming -------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:\s|$)")
-_CONTINUES = re.compile(r"^(?: {2,}|\t)")
+_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
+_HEADING = re.compile(r"^#{1,6}(?:[ \t]|$)")
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+_INDENTED = re.compile(r"^(?: {2,}|\t)")
+_CODE_INDENT = re.compile(r"^(?: {4}|\t)")
+# A line after a blank one that starts with none of these cannot continue a list.
+_MAY_CONTINUE = frozenset(" \t-*+0123456789")
 
 
 @dataclass(frozen=True, slots=True)
 class RenderUpdate:
-    """What one delta changed: HTML of blocks that closed, and the open block's text.
+    """What one delta changed: the HTML of blocks that closed, and the open block's text.
 
-    `reset` False: `tail` is text to append to the open block shown so far.
-    `reset` True: blocks closed; `closed_html` is appended and `tail` is the whole new open block.
+    `reset` False: `closed_html` is empty and `tail` is the text to append to the open block.
+    `reset` True: append `closed_html` (may be empty), then show `tail` as the whole open block.
     """
 
     closed_html: str
@@ -103,42 +120,55 @@ class RenderUpdate:
 class StreamingRenderer:
     """Renders each Markdown block once, when it closes: linear in the reply's length.
 
-    A block closes at a blank line followed by a line that does not continue it (a list keeps
-    its items and indented lines together), when a fence opens (it interrupts a paragraph
-    anyway) and when a fence closes. Decisions are made on complete lines only, so any split
-    of the same text into deltas gives the same blocks as rendering it whole. Limitation:
-    reference-style link definitions in one block do not reach links in another.
+    Blocks are cut on complete lines, at top-level boundaries of CommonMark:
+    - a blank line closes a paragraph, heading, table or quote;
+    - a list (or indented code) stays open across blank lines while the next line continues
+      it (`- `, `* `, `+ `, `1. `, `1) ` or an indent of two spaces or more);
+    - a fence at the start of a block closes with its closing fence line; a fence indented
+      inside a list stays part of the list;
+    - a fence or an ATX heading (`# `) at the left margin closes the block before it, and a
+      heading is a block of its own.
+    A line is judged only once it is complete (a line after a blank one that cannot continue a
+    list closes the list at its first character), so every split of a text into deltas cuts
+    the same blocks as feeding it whole (`snapshot_html`). Limitations: a reference-style link
+    definition does not reach links in other blocks, and malformed nesting (a fence opened
+    inside a list item and closed at the margin) may render differently from the whole text.
     """
 
     def __init__(self) -> None:
         self._lines: list[str] = []  # complete lines of the open block
         self._partial: list[str] = []  # the line being written
-        self._reset_block()
+        self._reset_state()
 
-    def _reset_block(self) -> None:
-        self._fence: str | None = None
-        self._is_list = False
-        self._has_content = False
-        self._blank_after_content = False
+    def _reset_state(self) -> None:
+        self._content = False  # the open block has a non-blank line
+        self._continuable = False  # a list or indented code: blank lines do not close it
+        self._blank = False  # a blank line followed the content of a continuable block
+        self._fence: str | None = None  # the open fence's marker
+        self._fence_ends_block = False
+        self._dropped = False
 
     @property
     def tail(self) -> str:
+        """The open block's raw text."""
         return "".join(self._lines) + "".join(self._partial)
 
     def feed(self, delta: str) -> RenderUpdate:
+        """Take the next piece of the reply; return the HTML of blocks it closed."""
         closed: list[str] = []
-        pieces = delta.split("\n")
-        for piece in pieces[:-1]:
+        self._dropped = False
+        *lines, rest = delta.split("\n")
+        for piece in lines:
             self._partial.append(piece)
             self._partial.append("\n")
             line = "".join(self._partial)
             self._partial = []
-            closed_html = self._line(line)
-            if closed_html is not None:
-                closed.append(closed_html)
-        if pieces[-1]:
-            self._partial.append(pieces[-1])
-        if closed:
+            self._take(line, closed)
+        if rest:
+            self._partial.append(rest)
+        if self._blank and self._partial and self._partial[0][0] not in _MAY_CONTINUE:
+            self._close(closed)
+        if closed or self._dropped:
             return RenderUpdate("".join(closed), self.tail, True)
         return RenderUpdate("", delta, False)
 
@@ -146,48 +176,70 @@ class StreamingRenderer:
         """HTML of whatever is still open (the reply ended)."""
         text = self.tail
         self._lines, self._partial = [], []
-        self._reset_block()
+        self._reset_state()
         return render_markdown(text)
 
-    def _line(self, line: str) -> str | None:
-        """Take a complete line; return the HTML of a block it closed, if any."""
+    def _take(self, line: str, closed: list[str]) -> None:
+        text = line.rstrip("\r\n")
         if self._fence is not None:
             self._lines.append(line)
-            stripped = line.strip()
-            if stripped.startswith(self._fence) and set(stripped) == {self._fence[0]}:
-                return self._close()
-            return None
-        if not line.strip():
-            # Kept (the tail shows every character), but a blank line only matters after content.
-            self._lines.append(line)
-            self._blank_after_content = self._has_content
-            return None
-        closed = None
-        fence = _FENCE.match(line)
-        if self._has_content and (
-            fence or (self._blank_after_content and not self._continues(line))
-        ):
-            closed = self._close()
-        if not self._has_content:
-            self._is_list = bool(_LIST_ITEM.match(line))
-            self._has_content = True
-        self._blank_after_content = False
-        self._lines.append(line)
-        if fence:
-            self._fence = fence.group(1)
-            if len(line.strip()) > len(self._fence) and line.strip().endswith(self._fence):
-                # An opening fence cannot end on its own line (```x``` is inline code).
+            if self._closes_fence(text):
                 self._fence = None
-        return closed
+                if self._fence_ends_block:
+                    self._close(closed)
+            return
+        if not text.strip():
+            if not self._content:
+                # Blank lines between blocks belong to neither.
+                self._dropped = True
+            elif self._continuable:
+                self._lines.append(line)
+                self._blank = True
+            else:
+                self._lines.append(line)
+                self._close(closed)
+            return
+        if self._blank and not (_LIST_ITEM.match(text) or _INDENTED.match(text)):
+            self._close(closed)
+        fence = _FENCE.match(text)
+        if fence and fence.group(2)[0] == "`" and "`" in fence.group(3):
+            fence = None  # ```x``` is inline code, not a fence
+        nested = self._content and self._continuable and text[0] in " \t"
+        heading = _HEADING.match(text)
+        if self._content and ((fence and not nested) or heading):
+            self._close(closed)
+        if not self._content:
+            self._continuable = bool(_CODE_INDENT.match(text))
+        self._content = True
+        self._blank = False
+        self._lines.append(line)
+        if _LIST_ITEM.match(text):
+            self._continuable = True
+        if fence:
+            self._fence = fence.group(2)
+            self._fence_ends_block = not nested
+        elif heading:
+            self._close(closed)
 
-    def _continues(self, line: str) -> bool:
-        return self._is_list and bool(_LIST_ITEM.match(line) or _CONTINUES.match(line))
+    def _closes_fence(self, text: str) -> bool:
+        marker = self._fence or ""
+        stripped = text.strip()
+        indent = len(text) - len(text.lstrip(" "))
+        return (
+            (indent <= 3 or not self._fence_ends_block)
+            and len(stripped) >= len(marker)
+            and stripped == marker[0] * len(stripped)
+        )
 
-    def _close(self) -> str:
+    def _close(self, closed: list[str]) -> None:
         text = "".join(self._lines)
         self._lines = []
-        self._reset_block()
-        return render_markdown(text)
+        dropped = self._dropped
+        self._reset_state()
+        self._dropped = dropped
+        rendered = render_markdown(text)
+        if rendered:
+            closed.append(rendered)
 
 
 def snapshot_html(text: str) -> tuple[str, str]:
@@ -198,8 +250,9 @@ def snapshot_html(text: str) -> tuple[str, str]:
 
 
 def pygments_css() -> str:
-    light = HtmlFormatter(style="default").get_style_defs(".highlight")
-    dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
-    # Pygments themes paint their own background; ours comes from .code-block.
-    strip = re.compile(r"^\.highlight \{ background: [^}]*\}\n?", re.M)
-    return f"{strip.sub('', light)}\n@media (prefers-color-scheme: dark) {{\n{strip.sub('', dark)}\n}}\n"
+    """Highlighting rules for `.highlight` code, light and (by preference) dark."""
+    # Token rules only: the background comes from .code-block, and Pygments' own `pre` rule
+    # would reach every <pre> on the page.
+    light = "\n".join(HtmlFormatter(style="default").get_token_style_defs(".highlight"))
+    dark = "\n".join(HtmlFormatter(style="monokai").get_token_style_defs(".highlight"))
+    return f"{light}\n\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
