@@ -138,6 +138,7 @@ class StreamingRenderer:
     def __init__(self) -> None:
         self._lines: list[str] = []  # complete lines of the open block
         self._partial: list[str] = []  # the line being written
+        self._dropped = False  # this delta dropped a blank line: the tail is not just longer
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -146,7 +147,6 @@ class StreamingRenderer:
         self._blank = False  # a blank line followed the content of a continuable block
         self._fence: str | None = None  # the open fence's marker
         self._fence_ends_block = False
-        self._dropped = False
 
     @property
     def tail(self) -> str:
@@ -208,12 +208,10 @@ class StreamingRenderer:
         heading = _HEADING.match(text)
         if self._content and ((fence and not nested) or heading):
             self._close(closed)
-        if not self._content:
-            self._continuable = bool(_CODE_INDENT.match(text))
         self._content = True
         self._blank = False
         self._lines.append(line)
-        if _LIST_ITEM.match(text):
+        if _LIST_ITEM.match(text) or _CODE_INDENT.match(text):
             self._continuable = True
         if fence:
             self._fence = fence.group(2)
@@ -234,9 +232,7 @@ class StreamingRenderer:
     def _close(self, closed: list[str]) -> None:
         text = "".join(self._lines)
         self._lines = []
-        dropped = self._dropped
         self._reset_state()
-        self._dropped = dropped
         rendered = render_markdown(text)
         if rendered:
             closed.append(rendered)

@@ -52,53 +52,57 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
         "WEBCHAT_SENDS_PER_MINUTE": "200",
         "PYTHONUNBUFFERED": "1",
     }
-    manage = [sys.executable, "manage.py"]
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(
-        [
-            *manage,
-            "shell",
-            "-c",
-            f"from django.contrib.auth.models import User; User.objects.create_user('erin', password='{PASSWORD}')",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    log = (work / "daphne.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "webchat.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/accounts/login/", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise RuntimeError("daphne did not start:\n" + (work / "daphne.log").read_text())
-        time.sleep(0.2)
-    yield LiveWebchat(url, "erin", PASSWORD)
-    server.terminate()
-    server.wait(timeout=10)
-    emulator.stop()
+    server = None
+    try:
+        manage = [sys.executable, "manage.py"]
+        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                *manage,
+                "shell",
+                "-c",
+                f"from django.contrib.auth.models import User; User.objects.create_user('erin', password='{PASSWORD}')",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        log = (work / "daphne.log").open("w")
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "webchat.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/accounts/login/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("daphne did not start:\n" + (work / "daphne.log").read_text())
+            time.sleep(0.2)
+        yield LiveWebchat(url, "erin", PASSWORD)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        emulator.stop()
 
 
 @pytest.fixture(scope="module")
