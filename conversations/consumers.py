@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -13,6 +14,8 @@ from conversations.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 
+GROUP_REJOIN_SECONDS = 30  # well inside channels-redis's group_expiry
+SNAPSHOT_ANSWER_SECONDS = 2.0
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_NOT_FOUND = 4404
 
@@ -32,14 +35,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.group = replies.group_name(self.conversation.pk)
+        self.held: list[str] | None = None
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.heartbeat = asyncio.create_task(self.rejoin())
+        await replies.inbox()  # this process's sweeper and inbox are running from now on
         await replies.mark_expired_interrupted(self.conversation.pk)
         # Every (re)connect starts with a snapshot; live deltas queue up behind it.
         await self.send_snapshot()
 
+    async def rejoin(self) -> None:
+        """Group memberships expire (a killed process's must not linger): renew ours."""
+        while True:
+            await asyncio.sleep(GROUP_REJOIN_SECONDS)
+            await self.channel_layer.group_add(self.group, self.channel_name)
+
     async def disconnect(self, code: int) -> None:
         # The reply goes on without us; we only stop watching.
         if getattr(self, "group", None):
+            self.heartbeat.cancel()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     @classmethod
@@ -72,7 +85,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "message": str(refusal)})
 
     async def reply_frame(self, event) -> None:
+        if self.held is not None:
+            self.held.append(event["frame"])  # until the snapshot they follow has been sent
+            return
         await self.send(text_data=event["frame"])
+
+    async def reply_snapshot(self, event) -> None:
+        """The answer of the process that runs the reply: its live state."""
+        if self.held is not None:
+            await self.release(event["frame"])
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -119,13 +140,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if reply is None:
             await self.send_json({"type": "snapshot", "id": None})
             return
-        view = replies.view_of(reply)
-        await self.send_json(
-            {
-                "type": "snapshot",
-                "id": reply.pk,
-                "seq": view.seq,
-                "streaming": reply.status == MessageStatus.STREAMING,
-                "html": render_to_string("conversations/chat.html#reply", {"m": view}),
-            }
+        streaming_elsewhere = (
+            reply.status == MessageStatus.STREAMING
+            and reply.runner
+            and not replies.is_local(reply.pk)
         )
+        if not streaming_elsewhere:
+            await self.send_json(replies.snapshot_frame(reply))
+            return
+        # Another process runs the reply and holds its latest text: ask it, and hold the
+        # deltas until its answer (or, if it is gone, what was last saved) has been sent.
+        self.held = []
+        await self.channel_layer.send(
+            reply.runner, {"type": "reply.snapshot", "id": reply.pk, "reply_to": self.channel_name}
+        )
+        asyncio.get_running_loop().call_later(
+            SNAPSHOT_ANSWER_SECONDS, lambda: asyncio.ensure_future(self.fall_back(reply.pk))
+        )
+
+    async def fall_back(self, message_id: int) -> None:
+        if self.held is None:
+            return
+        reply = await Message.objects.aget(pk=message_id)
+        await self.release(json.dumps(replies.snapshot_frame(reply)))
+
+    async def release(self, snapshot: str) -> None:
+        held, self.held = self.held or [], None
+        await self.send(text_data=snapshot)
+        for frame in held:
+            await self.send(text_data=frame)

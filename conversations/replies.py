@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
-import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -44,8 +42,6 @@ from upstream.types import (
 )
 
 log = logging.getLogger(__name__)
-
-PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def group_name(conversation_id: int) -> str:
@@ -86,8 +82,9 @@ def live_reply(message_id: int) -> LiveReply | None:
 async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> asyncio.Task:
     live = LiveReply(message_id=reply.pk, conversation_id=conversation.pk)
     _live[reply.pk] = live
+    # The runner's address is this process's inbox: others send stops and snapshot requests.
     await Message.objects.filter(pk=reply.pk).aupdate(
-        runner=PROCESS, lease_until=timezone.now() + _lease()
+        runner=await inbox(), lease_until=timezone.now() + _lease()
     )
     task = asyncio.get_running_loop().create_task(
         _run(live, conversation, turn), name=f"reply-{reply.pk}"
@@ -107,14 +104,102 @@ async def stop(conversation: Conversation) -> bool:
     reply = await conversation.messages.filter(status=MessageStatus.STREAMING).afirst()
     if reply is None:
         return False
-    task = _tasks.get(reply.pk)
-    if task is not None:
-        _live[reply.pk].stop_requested = True
-        task.cancel()
-    else:
-        # Another process runs it: it sees the flag at its next save, within about a second.
+    if not _stop_here(reply.pk):
+        # Another process runs it: a message to its inbox stops it at once, and the flag
+        # (seen at its next save) covers a lost message.
         await Message.objects.filter(pk=reply.pk).aupdate(stop_requested=True)
+        if reply.runner:
+            await get_channel_layer().send(reply.runner, {"type": "reply.stop", "id": reply.pk})
     return True
+
+
+def _stop_here(message_id: int) -> bool:
+    task = _tasks.get(message_id)
+    if task is None:
+        return False
+    _live[message_id].stop_requested = True
+    task.cancel()
+    return True
+
+
+# --- this process's inbox: stops and snapshot requests for the replies it runs -------------
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, str] = weakref.WeakKeyDictionary()
+_background: set[asyncio.Task] = set()
+
+
+async def inbox() -> str:
+    """The channel other processes reach this one's runners on (one per event loop)."""
+    loop = asyncio.get_running_loop()
+    name = _inboxes.get(loop)
+    if name is None:
+        layer = get_channel_layer()
+        name = _inboxes[loop] = await layer.new_channel("replies.")
+        _keep(loop.create_task(_listen(layer, name), name="replies-inbox"))
+        _keep(loop.create_task(_sweep(), name="replies-sweeper"))
+    return name
+
+
+def _keep(task: asyncio.Task) -> None:
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _listen(layer, name: str) -> None:
+    while True:
+        try:
+            message = await layer.receive(name)
+            match message.get("type"):
+                case "reply.stop":
+                    _stop_here(message["id"])
+                case "reply.snapshot":
+                    await _answer_snapshot(layer, message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("replies inbox: a message could not be handled")
+            await asyncio.sleep(0.5)
+
+
+async def _answer_snapshot(layer, message: dict) -> None:
+    live = _live.get(message["id"])
+    if live is None:
+        return  # finished meanwhile: the asker falls back to the saved row
+    reply = await Message.objects.aget(pk=message["id"])
+    frame = snapshot_frame(reply)
+    await layer.send(message["reply_to"], {"type": "reply.snapshot", "frame": json.dumps(frame)})
+
+
+def snapshot_frame(reply: Message) -> dict:
+    view = view_of(reply)
+    return {
+        "type": "snapshot",
+        "id": reply.pk,
+        "seq": view.seq,
+        "streaming": reply.status == MessageStatus.STREAMING
+        and (reply.pk in _live or not _lease_expired(reply)),
+        "html": render_to_string("conversations/chat.html#reply", {"m": view}),
+    }
+
+
+def is_local(message_id: int) -> bool:
+    return message_id in _live
+
+
+def _lease_expired(reply: Message) -> bool:
+    return reply.lease_until is None or reply.lease_until < timezone.now()
+
+
+async def _sweep() -> None:
+    """Every process marks replies whose runner died, so none stays "streaming" for ever."""
+    while True:
+        try:
+            await mark_expired_interrupted()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("replies sweeper failed; trying again later")
+        await asyncio.sleep(max(1.0, settings.WEBCHAT_LEASE_SECONDS / 2))
 
 
 async def wait_all() -> None:
