@@ -1,48 +1,55 @@
-"""Markdown from a model becomes safe HTML; what a person typed stays text."""
+"""Markdown from a model becomes safe HTML, whole or block by block; what a person typed stays text."""
 
 from __future__ import annotations
 
 import random
 import re
+from html import escape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from conversations import rendering
 from conversations.rendering import (
+    RenderUpdate,
     StreamingRenderer,
+    pygments_css,
     render_markdown,
     render_user_text,
     snapshot_html,
 )
 from emulator.assistant import compose_reply
 
-SAMPLE = """# Plan
-
-Here is **the idea**, with `inline code` and a [link](https://example.com/docs).
-
-- first item
-- second item
-  continued on an indented line
-
-- a loose third item
-
-```python
-def greet(name: str) -> str:
-
-    return f"hello {name}"
-```
-
-1. one
-2. two
-
-| a | b |
-|---|---|
-| 1 | 2 |
-
-> quoted
-
-That is all."""
+REPLY_LINES = [
+    "Sure! Here is how to **double** a number in Python.\n",  # 0
+    "\n",  # 1: closes the paragraph
+    "Steps:\n",  # 2
+    "- write a function\n",  # 3
+    "- call it with `x`\n",  # 4
+    "\n",  # 5: a list stays open across a blank line
+    "- print the result\n",  # 6
+    "\n",  # 7
+    "## Example\n",  # 8: closes the list, then the heading on its own
+    "```python\n",  # 9
+    "def double(x: int) -> int:\n",  # 10
+    "\n",  # 11: a blank line inside a fence closes nothing
+    "    return x * 2\n",  # 12
+    "```\n",  # 13: closes the fence
+    "\n",  # 14
+    "| input | output |\n",  # 15
+    "|------:|-------:|\n",  # 16
+    "| 2 | 4 |\n",  # 17
+    "\n",  # 18: closes the table
+    "1. It is *pure*.\n",  # 19
+    "2. See [the docs](https://docs.python.org/3/).\n",  # 20
+    "\n",  # 21
+    "> That's all.\n",  # 22: closes the ordered list
+    "\n",  # 23: closes the quote
+    "Anything else?",  # 24: open at the end
+]
+REPLY = "".join(REPLY_LINES)
+CLOSING_LINES = {1, 8, 13, 18, 22, 23}
 
 
 class ElementsFound(HTMLParser):
@@ -54,8 +61,63 @@ class ElementsFound(HTMLParser):
         self.found.append((tag, attrs))
 
 
-def squash(html: str) -> str:
+def squeeze(html: str) -> str:
     return re.sub(r">\s+<", "><", html).strip()
+
+
+def stream(text: str, sizes: list[int]) -> tuple[list[RenderUpdate], StreamingRenderer]:
+    renderer = StreamingRenderer()
+    updates, start = [], 0
+    for size in sizes:
+        updates.append(renderer.feed(text[start : start + size]))
+        start += size
+    assert start >= len(text)
+    return updates, renderer
+
+
+def random_sizes(text: str, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    sizes, total = [], 0
+    while total < len(text):
+        sizes.append(rng.choice([1, 1, 2, 3, 4, 7, 12, 40]))
+        total += sizes[-1]
+    return sizes
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+XSS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "Inline <img src=x onerror=alert(1)> in a paragraph.",
+    '<div onclick="alert(1)">\nraw html block\n</div>',
+    '<a href="https://example.com" onclick="alert(1)">x</a>',
+    '- [ok](https://example.com) <a href="https://example.com" onclick="alert(1)">x</a>',
+    "<iframe src=https://evil.example></iframe>",
+    "![img](https://example.com/x.png)",
+    "[x](javascript:alert(1))",
+    "[x](JAVASCRIPT:alert(1))",
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[x](vbscript:msgbox)",
+    "<javascript:alert(1)>",
+    '```"><script>alert(1)</script>\nx\n```',
+]
+
+
+@pytest.mark.parametrize("source", XSS)
+def test_nothing_in_model_output_can_run(source):
+    tags = ElementsFound()
+    tags.feed(render_markdown(source))
+
+    assert not {"script", "img", "iframe"} & {tag for tag, _ in tags.found}
+    for tag, attrs in tags.found:
+        for name, value in attrs:
+            assert not name.startswith("on")
+            assert (
+                not (value or "").strip().lower().startswith(("javascript:", "data:", "vbscript:"))
+            )
+            assert tag != "a" or name != "href" or value == "https://example.com"
 
 
 @pytest.mark.parametrize(
@@ -63,121 +125,300 @@ def squash(html: str) -> str:
     [
         "<script>alert(1)</script>",
         "<img src=x onerror=alert(1)>",
-        "[click](javascript:alert(1))",
-        '<div onclick="alert(1)">raw block</div>',
-        '<a href="https://x" onclick="alert(1)">x</a>',
-        "![img](https://example.com/x.png)",
-        "<iframe src=https://evil.example></iframe>",
+        '<div onclick="alert(1)">\nraw html block\n</div>',
+        '<a href="https://example.com" onclick="alert(1)">x</a>',
     ],
 )
-def test_nothing_in_model_output_can_run(source):
-    tags = ElementsFound()
-    tags.feed(render_markdown(source))
-    assert not {"script", "img", "iframe"} & {tag for tag, _ in tags.found}
-    for _, attrs in tags.found:
-        for name, value in attrs:
-            assert not name.startswith("on")
-            assert not (value or "").strip().lower().startswith("javascript:")
+def test_raw_html_is_shown_as_text(source):
+    assert render_markdown(source) == f"<p>{escape(source, quote=False)}</p>\n"
 
 
-def test_raw_html_is_shown_as_text():
-    assert render_markdown("<b>bold?</b>") == "<p>&lt;b&gt;bold?&lt;/b&gt;</p>\n"
+def test_relative_link_loses_its_href():
+    assert "href" not in render_markdown("[admin](/admin/)")
 
 
-def test_code_is_highlighted_with_classes_kept():
+def test_markdown_image_is_dropped():
+    html = render_markdown("![a cat](https://example.com/cat.png) meow")
+
+    assert "<img" not in html
+    assert "meow" in html
+
+
+def test_fence_language_cannot_inject_attributes():
+    html = render_markdown('```"><script>alert(1)</script>\nx\n```')
+
+    assert "<script" not in html
+    assert "data-lang" not in html
+
+
+def test_links_open_in_a_new_tab_without_referrer():
+    html = render_markdown("Read [the docs](https://docs.python.org/3/) or <mailto:a@b.example>.")
+
+    assert (
+        '<a href="https://docs.python.org/3/" target="_blank" rel="noopener noreferrer nofollow">'
+        "the docs</a>"
+    ) in html
+    assert 'href="mailto:a@b.example"' in html
+
+
+# --- Markdown features -----------------------------------------------------------------------
+
+
+def test_code_fence_is_highlighted_with_classes_kept():
     html = render_markdown("```python\ndef f():\n    return 1\n```")
-    assert '<div class="code-block" data-lang="python">' in html
+
+    assert html.startswith(
+        '<div class="code-block" data-lang="python"><pre><code class="highlight">'
+    )
     assert '<span class="k">def</span>' in html
+    assert '<span class="nf">f</span>' in html
 
 
-def test_unknown_or_missing_language_is_plain_escaped_code():
-    html = render_markdown("```nosuchlang\n<b>x</b>\n```")
-    assert '<div class="code-block">' in html and "&lt;b&gt;x&lt;/b&gt;" in html
+def test_fence_without_language_is_plain_escaped_text():
+    html = render_markdown("```\n<b>x</b> = 1\n```")
+
+    assert html.startswith('<div class="code-block"><pre><code class="highlight">')
+    assert "&lt;b&gt;x&lt;/b&gt; = 1" in html
+    assert "<span" not in html
 
 
-def test_links_open_safely_in_a_new_tab():
-    html = render_markdown("[docs](https://example.com)")
-    assert 'target="_blank"' in html and 'rel="noopener noreferrer nofollow"' in html
+def test_fence_with_unknown_language_is_plain():
+    html = render_markdown("```nosuchlanguage\nx = 1\n```")
+
+    assert "data-lang" not in html
+    assert "<span" not in html
+    assert "x = 1" in html
 
 
-def test_tables_and_strikethrough():
-    html = render_markdown("| a |\n|---|\n| 1 |\n\n~~old~~")
-    assert "<table>" in html and "<s>old</s>" in html
+def test_table_keeps_its_alignment():
+    html = render_markdown("| a | b |\n|---|--:|\n| 1 | 2 |")
+
+    assert "<table>" in html
+    assert "<th>a</th>" in html
+    assert '<td style="text-align:right">2</td>' in html
 
 
-def test_user_text_is_never_html():
-    html = render_user_text('<script>alert(1)</script>\n<img src=x onerror="x()">\n\nnext')
+def test_everyday_markdown():
+    html = render_markdown(
+        "# Title\n\n*em* **strong** ~~gone~~ `code`  \nnext\n\n> quote\n\n---\n\n1. one\n2. two"
+    )
+
+    for fragment in [
+        "<h1>Title</h1>",
+        "<em>em</em>",
+        "<strong>strong</strong>",
+        "<s>gone</s>",
+        "<code>code</code>",
+        "<br>",
+        "<blockquote>",
+        "<hr>",
+        "<ol>",
+        "<li>two</li>",
+    ]:
+        assert fragment in html
+
+
+def test_empty_text_renders_nothing():
+    assert render_markdown("") == ""
+    assert render_markdown("\n \n") == ""
+
+
+# --- what a user typed -----------------------------------------------------------------------
+
+
+def test_user_text_is_escaped_never_html():
+    html = render_user_text("<script>alert(1)</script>\n<img src=x onerror=alert(1)> **not bold**")
+
     assert html == (
-        "<p>&lt;script&gt;alert(1)&lt;/script&gt;<br>&lt;img src=x onerror=&quot;x()&quot;&gt;</p>"
-        "<p>next</p>"
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt;<br>"
+        "&lt;img src=x onerror=alert(1)&gt; **not bold**</p>"
     )
 
 
-def feed_all(pieces):
+def test_user_text_keeps_paragraphs_and_line_breaks():
+    assert render_user_text("one\ntwo\r\n\r\nthree\n") == "<p>one<br>two</p><p>three</p>"
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+def sample_text(seed: int) -> str:
+    if seed % 2:
+        return REPLY
+    return compose_reply(f"prompt {seed}", agent=bool(seed % 3)).full_text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_split_streams_the_same_html_as_rendering_whole(seed):
+    text = sample_text(seed)
+    updates, renderer = stream(text, random_sizes(text, seed))
+    streamed = "".join(u.closed_html for u in updates) + renderer.finish()
+
+    assert squeeze(streamed) == squeeze(render_markdown(text))
+    whole = StreamingRenderer()
+    assert streamed == whole.feed(text).closed_html + whole.finish()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_updates_let_the_browser_follow_the_open_block(seed):
+    full = sample_text(seed)
     renderer = StreamingRenderer()
-    html, tail = "", ""
-    for piece in pieces:
-        update = renderer.feed(piece)
-        if update.reset:
-            html += update.closed_html
-            tail = update.tail
-        else:
-            assert update.closed_html == ""
-            tail += update.tail
-    assert tail == renderer.tail
-    return html, tail, renderer
+    text, html, tail = "", "", ""
+    for size in random_sizes(full, seed):
+        delta = full[len(text) : len(text) + size]
+        text += delta
+        update = renderer.feed(delta)
+        html += update.closed_html
+        tail = update.tail if update.reset else tail + update.tail
+
+        assert update.reset or update.closed_html == ""
+        assert tail == renderer.tail
+        assert (html, tail) == snapshot_html(text)
 
 
-def random_split(text: str, rng: random.Random) -> list[str]:
-    cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 80))))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
-
-
-@pytest.mark.parametrize("seed", range(25))
-def test_any_split_streams_to_the_same_html_as_rendering_whole(seed):
-    rng = random.Random(seed)
-    text = SAMPLE if seed % 2 else compose_reply(f"prompt {seed}", agent=bool(seed % 3)).full_text
-    html, tail, renderer = feed_all(random_split(text, rng))
-    assert (html, tail) == snapshot_html(text)
-    assert squash(html + renderer.finish()) == squash(render_markdown(text))
-
-
-def test_a_block_closes_when_the_next_one_starts_and_the_tail_is_the_open_block():
+def test_a_blank_line_closes_a_paragraph_and_the_tail_is_the_open_block():
     renderer = StreamingRenderer()
-    assert renderer.feed("Hello ").reset is False
-    assert renderer.feed("world.\n\n").reset is False
-    # Whether the next line continues the block is known once that line is complete.
-    assert renderer.feed("Next para").reset is False
-    update = renderer.feed(" goes on\nand on")
-    assert update.reset and update.closed_html == "<p>Hello world.</p>\n"
-    assert update.tail == "Next para goes on\nand on"
+
+    assert renderer.feed("Hello ") == RenderUpdate("", "Hello ", reset=False)
+    assert renderer.feed("world.\n") == RenderUpdate("", "world.\n", reset=False)
+    assert renderer.feed("\nNext") == RenderUpdate("<p>Hello world.</p>\n", "Next", reset=True)
+    assert renderer.feed(" para") == RenderUpdate("", " para", reset=False)
 
 
-def test_a_list_stays_together_across_blank_lines():
-    html, tail, _ = feed_all(["- a\n", "\n", "- b\n", "\n", "After\n"])
-    assert html.count("<ul>") == 1 and tail == "After\n"
-
-
-def test_a_code_fence_closes_on_its_closing_line_even_with_blank_lines_inside():
-    html, tail, _ = feed_all(["```js\nlet a;\n", "\n", "let b;\n", "```\n", "x"])
-    assert html.count("code-block") == 1 and html.count('class="kd">let<') == 2 and tail == "x"
-
-
-def test_an_unclosed_fence_is_rendered_when_the_reply_ends():
+def test_blank_lines_between_blocks_leave_the_tail():
     renderer = StreamingRenderer()
-    renderer.feed("```python\nprint(1)\n")
-    assert "code-block" in renderer.finish()
+    renderer.feed("# Title\n")
+
+    assert renderer.feed("\n") == RenderUpdate("", "", reset=True)
+    assert renderer.tail == ""
 
 
-def test_streaming_renders_each_block_once_not_once_per_token(monkeypatch):
-    calls = []
+def test_tail_is_the_open_block():
+    renderer = StreamingRenderer()
+    renderer.feed("First paragraph.\n\nSecond para")
+
+    assert renderer.tail == "Second para"
+    assert snapshot_html("First paragraph.\n\nSecond para") == (
+        "<p>First paragraph.</p>\n",
+        "Second para",
+    )
+
+
+def test_html_arrives_exactly_when_a_block_closes():
+    renderer = StreamingRenderer()
+    closing = {i for i, line in enumerate(REPLY_LINES) if renderer.feed(line).closed_html}
+
+    assert closing == CLOSING_LINES
+    assert renderer.finish() == "<p>Anything else?</p>\n"
+
+
+def test_list_items_stay_together_across_blank_lines():
+    text = "- a\n\n- b\n  continued\n\n  more of b\n\nafter"
+    updates, renderer = stream(text, [1] * len(text))
+    closed = [u.closed_html for u in updates if u.closed_html]
+
+    assert len(closed) == 1
+    assert squeeze(closed[0]) == squeeze(render_markdown("- a\n\n- b\n  continued\n\n  more of b"))
+    assert renderer.tail == "after"
+
+
+def test_a_line_that_cannot_continue_a_list_closes_it_at_once():
+    renderer = StreamingRenderer()
+    renderer.feed("- a\n- b\n\n")
+
+    assert renderer.feed("T").closed_html == "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n"
+    assert renderer.tail == "T"
+
+
+def test_fence_inside_a_list_item_stays_in_the_item():
+    text = "- step one\n\n  ```sh\n  ls\n\n  ```\n- step two\n\nDone.\n"
+    updates, renderer = stream(text, [1] * len(text))
+    streamed = "".join(u.closed_html for u in updates) + renderer.finish()
+
+    assert squeeze(streamed) == squeeze(render_markdown(text))
+    assert streamed.count("<ul>") == 1
+
+
+def test_unclosed_fence_at_the_end_is_rendered_by_finish():
+    renderer = StreamingRenderer()
+    update = renderer.feed("```python\nx = 1\n\ny = 2\n")
+
+    assert update.closed_html == ""
+    assert renderer.tail == "```python\nx = 1\n\ny = 2\n"
+    html = renderer.finish()
+    assert html.startswith('<div class="code-block" data-lang="python">')
+    assert '<span class="n">y</span>' in html
+
+
+def test_inline_triple_backticks_do_not_open_a_fence():
+    renderer = StreamingRenderer()
+
+    assert renderer.feed("Use ```x``` here.\n\n").closed_html == "<p>Use <code>x</code> here.</p>\n"
+
+
+def test_long_reply_renders_each_block_once(monkeypatch):
+    calls: list[int] = []
+    real = rendering.render_markdown
+
+    def counting(text: str) -> str:
+        calls.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(rendering, "render_markdown", counting)
+    block = "A paragraph of about ten words goes here for testing.\n\n"
+    text = block * 1000 + "```python\n" + "x = 1\n" * 1000 + "```\n"
+    tokens = re.findall(r"\S+|\s+", text)
+    assert len(tokens) > 20_000
+
+    renderer = StreamingRenderer()
+    closed = sum(1 for token in tokens if renderer.feed(token).closed_html)
+    renderer.finish()
+
+    assert closed == 1001
+    assert len(calls) == 1002  # once per block, and the empty remainder at finish()
+    assert sum(calls) == len(text)
+
+
+def test_a_long_emulator_reply_renders_each_block_once(monkeypatch):
+    calls: list[int] = []
     real = rendering.render_markdown
     monkeypatch.setattr(rendering, "render_markdown", lambda t: calls.append(len(t)) or real(t))
     reply = compose_reply("a long answer", tokens=20_000)
     renderer = StreamingRenderer()
+
     for token in reply.text:
         renderer.feed(token)
     renderer.finish()
-    blocks = reply.full_text.count("\n\n") + 1
-    assert len(calls) <= blocks
-    assert sum(calls) <= len(reply.full_text) + blocks, "each character rendered once"
+
+    assert len(reply.text) == 20_000
+    assert len(calls) <= reply.full_text.count("\n\n") + 1
+    assert sum(calls) <= len(reply.full_text), "each character rendered at most once"
+
+
+def test_long_open_fence_is_not_rendered_per_delta(monkeypatch):
+    calls: list[str] = []
+    real = rendering.render_markdown
+    monkeypatch.setattr(rendering, "render_markdown", lambda text: calls.append(text) or real(text))
+    renderer = StreamingRenderer()
+
+    renderer.feed("```\n")
+    for _ in range(20_000):
+        renderer.feed("y")
+    renderer.feed("\n```\n")
+
+    assert len(calls) == 1
+    assert calls[0] == "```\n" + "y" * 20_000 + "\n```\n"
+
+
+# --- highlight CSS ---------------------------------------------------------------------------
+
+
+def test_highlight_css_has_light_and_dark_rules_and_is_up_to_date():
+    css = pygments_css()
+
+    assert ".highlight .k {" in css
+    _, dark = css.split("@media (prefers-color-scheme: dark) {")
+    assert ".highlight .k {" in dark
+    assert not re.search(r"^pre\b", css, re.M)
+    static = Path(__file__).resolve().parents[2] / "static" / "css" / "highlight.css"
+    assert static.read_text() == css
