@@ -134,7 +134,9 @@ async def inbox() -> str:
     name = _inboxes.get(loop)
     if name is None:
         layer = get_channel_layer()
-        name = _inboxes[loop] = await layer.new_channel("replies.")
+        # The default prefix matters: channels-redis receives all of a process's channels that
+        # share one prefix with one BRPOP; another prefix would take turns with the sockets.
+        name = _inboxes[loop] = await layer.new_channel()
         _keep(loop.create_task(_listen(layer, name), name="replies-inbox"))
         _keep(loop.create_task(_sweep(), name="replies-sweeper"))
     return name

@@ -8,29 +8,15 @@ import sys
 import uuid
 
 import psycopg
-import pytest
 from channels.layers import ChannelLayerManager
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
 from emulator.process import ROOT
+from tests.conftest import REDIS_URL
 from webchat.env import cache_config, channel_layers_config
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEMO_ENV = {"DJANGO_SETTINGS_MODULE": "webchat.settings", "WEBCHAT_DEMO": "1"}
-
-
-@pytest.fixture
-def scratch_database():
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"webchat_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

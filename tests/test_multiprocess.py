@@ -1,0 +1,238 @@
+"""Two real daphne processes on PostgreSQL and Redis: replies cross processes and survive kill -9."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import websockets
+
+from emulator.assistant import compose_reply
+from emulator.process import ROOT
+from tests.conftest import REDIS_URL
+
+PASSWORD = "cluster-password-1"
+WITHIN = 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "webchat.asgi:application"],
+            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"daphne did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Cluster:
+    def __init__(self, env: dict[str, str], work: Path) -> None:
+        self.env = env
+        self.work = work
+        self.servers: list[Server] = []
+
+    def start(self) -> Server:
+        server = Server(self.env, self.work / f"daphne-{len(self.servers)}.log")
+        self.servers.append(server)
+        return server
+
+    def sign_in(self, server: Server) -> httpx.Client:
+        client = httpx.Client(base_url=server.url, timeout=10)
+        client.get("/accounts/login/")
+        token = client.cookies["csrftoken"]
+        response = client.post(
+            "/accounts/login/",
+            data={"username": "carl", "password": PASSWORD, "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{server.url}/accounts/login/"},
+        )
+        assert response.status_code == 302, response.text
+        return client
+
+    def new_conversation(self, client: httpx.Client, choice: str) -> int:
+        response = client.post(
+            "/conversations/new",
+            data={"choice": choice},
+            headers={"HX-Request": "true", "X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        return int(response.headers["HX-Push-Url"].strip("/").split("/")[-1])
+
+    @asynccontextmanager
+    async def socket(self, server: Server, client: httpx.Client, conversation: int):
+        url = f"ws://127.0.0.1:{server.port}/ws/conversations/{conversation}/"
+        cookie = f"sessionid={client.cookies['sessionid']}"
+        async with websockets.connect(
+            url, additional_headers={"Cookie": cookie}, origin=server.url, close_timeout=1
+        ) as ws:
+            yield ws
+
+    def reply_row(self, conversation: int):
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            return conn.execute(
+                "SELECT id, status, text, runner FROM conversations_message "
+                "WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
+                (conversation,),
+            ).fetchone()
+
+
+@pytest.fixture
+def cluster(scratch_database, emulator_url, tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "WEBCHAT_"))},
+        "DJANGO_SETTINGS_MODULE": "webchat.settings",
+        "WEBCHAT_DEMO": "1",
+        "DATABASE_URL": scratch_database,
+        "REDIS_URL": REDIS_URL,
+        "ORQ_API_KEY": "k",
+        "ORQ_PROJECT_ID": "prj_cluster",
+        "ORQ_BASE_URL": emulator_url,
+        "MISTRAL_API_KEY": "k",
+        "MISTRAL_BASE_URL": emulator_url,
+        "WEBCHAT_LEASE_SECONDS": "2",
+        "WEBCHAT_SAVE_INTERVAL": "0.2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, "manage.py"]
+    for command in (
+        ["migrate", "--noinput"],
+        ["collectstatic", "--noinput"],
+        ["shell", "-c", "from django.contrib.auth.models import User; "
+                        f"User.objects.create_user('carl', password='{PASSWORD}')"],
+    ):  # fmt: skip
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    cluster = Cluster(env, tmp_path)
+    yield cluster
+    for server in cluster.servers:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
+async def frame(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), WITHIN))
+
+
+async def until(ws, kind: str) -> tuple[list[dict], dict]:
+    before = []
+    while True:
+        got = await frame(ws)
+        if got["type"] == kind:
+            return before, got
+        before.append(got)
+
+
+async def test_a_reply_started_on_a_is_watched_and_stopped_on_b(cluster):
+    a, b = cluster.start(), cluster.start()
+    client = cluster.sign_in(a)
+    conversation = cluster.new_conversation(client, "mistral:model:mistral-small-latest")
+    text = "[[emulator tokens_per_second=20 tokens=400]] A long answer please"
+    async with (
+        cluster.socket(a, client, conversation) as on_a,
+        cluster.socket(b, client, conversation) as on_b,
+    ):
+        assert (await frame(on_a))["id"] is None and (await frame(on_b))["id"] is None
+        await on_a.send(json.dumps({"type": "send", "text": text}))
+        assert (await frame(on_b))["type"] == "turn"
+        texts = 0
+        while texts < 3:
+            got = await frame(on_b)
+            texts += got["type"] == "delta" and bool(got.get("text"))
+        await on_b.send(json.dumps({"type": "stop"}))
+        _, done_b = await until(on_b, "done")
+        _, done_a = await until(on_a, "done")
+    assert done_a["id"] == done_b["id"]
+    _, status, saved, runner = cluster.reply_row(conversation)
+    assert status == "stopped"
+    full = compose_reply("A long answer please", tokens=400).full_text
+    assert saved and full.startswith(saved) and len(saved) < len(full)
+    assert "!" in runner, "the runner is addressed by its process's inbox channel"
+
+
+async def test_a_reload_that_lands_on_another_process_resumes_with_no_gap(cluster):
+    a, b = cluster.start(), cluster.start()
+    client = cluster.sign_in(a)
+    conversation = cluster.new_conversation(client, "orq:model:openai/gpt-4o")
+    text = "[[emulator tokens_per_second=30 tokens=150]] Stream across processes"
+    async with cluster.socket(a, client, conversation) as on_a:
+        await frame(on_a)
+        await on_a.send(json.dumps({"type": "send", "text": text}))
+        seen = 0
+        while seen < 8:
+            seen += (await frame(on_a))["type"] == "delta"
+    # The tab reloads, and the load balancer sends it to B.
+    async with cluster.socket(b, client, conversation) as on_b:
+        snapshot = await frame(on_b)
+        assert snapshot["type"] == "snapshot" and snapshot["streaming"]
+        assert snapshot["seq"] >= 8, "B asked A for the live text, not the last save"
+        seq = snapshot["seq"]
+        deltas, done = await until(on_b, "done")
+        for got in deltas:
+            if got["type"] != "delta" or got["seq"] <= seq:
+                continue
+            assert got["from"] == seq + 1, "a gap in the stream"
+            seq = got["seq"]
+        assert done["seq"] == seq
+    _, status, saved, _ = cluster.reply_row(conversation)
+    assert status == "complete"
+    assert saved == compose_reply("Stream across processes", tokens=150).full_text
+
+
+async def test_kill_9_mid_reply_leaves_it_interrupted_with_its_text(cluster):
+    a = cluster.start()
+    client = cluster.sign_in(a)
+    conversation = cluster.new_conversation(client, "mistral:model:mistral-small-latest")
+    text = "[[emulator tokens_per_second=20 tokens=400]] Keep talking"
+    async with cluster.socket(a, client, conversation) as on_a:
+        await frame(on_a)
+        await on_a.send(json.dumps({"type": "send", "text": text}))
+        deadline = time.monotonic() + WITHIN
+        while not (row := cluster.reply_row(conversation)) or not row[2]:  # wait for a save
+            assert time.monotonic() < deadline
+            await frame(on_a)
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+    _, status, saved_at_kill, _ = cluster.reply_row(conversation)
+    assert status == "streaming" and saved_at_kill
+
+    b = cluster.start()
+    await asyncio.sleep(2.5)  # the lease runs out
+    async with cluster.socket(b, cluster.sign_in(b), conversation) as on_b:
+        snapshot = await frame(on_b)
+    assert not snapshot["streaming"]
+    assert "Interrupted" in snapshot["html"] and "Retry" in snapshot["html"]
+    _, status, saved, _ = cluster.reply_row(conversation)
+    assert status == "interrupted"
+    assert saved.startswith(saved_at_kill)
