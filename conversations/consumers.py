@@ -84,6 +84,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except services.Refused as refusal:
             await self.send_json({"type": "error", "message": str(refusal)})
 
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections (a thread hop) before every handler.
+        # Relayed frames touch no database, and they are the per-token path: skip it there.
+        if message["type"] == "reply.frame":
+            await self.reply_frame(message)
+        else:
+            await super().dispatch(message)
+
     async def reply_frame(self, event) -> None:
         if self.held is not None:
             self.held.append(event["frame"])  # until the snapshot they follow has been sent

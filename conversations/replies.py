@@ -410,18 +410,20 @@ async def _record_start(live: LiveReply, conversation: Conversation, event: Star
 
 
 async def _save_progress(live: LiveReply) -> bool:
-    """One UPDATE with the text so far and a renewed lease; True if a stop was asked for."""
-    await Message.objects.filter(pk=live.message_id).aupdate(
+    """One UPDATE with the text so far and a renewed lease; True if a stop was asked for.
+
+    The UPDATE only matches while no stop is asked for, so it is also the check for one.
+    """
+    if live.stop_requested:
+        return True
+    saved = await Message.objects.filter(pk=live.message_id, stop_requested=False).aupdate(
         text=live.full_text,
         parts=_parts(live),
         seq=live.seq,
         lease_until=timezone.now() + _lease(),
     )
-    if live.stop_requested:
-        return True
-    stop = await Message.objects.filter(pk=live.message_id, stop_requested=True).aexists()
-    live.stop_requested = stop
-    return stop
+    live.stop_requested = not saved
+    return live.stop_requested
 
 
 def _parts(live: LiveReply) -> list[dict]:

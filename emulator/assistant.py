@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import re
@@ -142,6 +143,17 @@ def compose_reply(prompt: str, *, agent: bool = False, tokens: int | None = None
         tool=tool,
         prompt_tokens=prompt_tokens(prompt),
     )
+
+
+CLOCK_TOKEN = "@@clock@@ "
+
+
+def compose_for(prompt: str, *, agent: bool, tokens: int | None, clock: bool) -> Reply:
+    """The reply a request gets: `compose_reply`, or with `clock` its tokens as time slots."""
+    reply = compose_reply(prompt, agent=agent, tokens=tokens)
+    if not clock:
+        return reply
+    return dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
 
 
 def compose_usage(prompt: str, *, agent: bool = False, tokens: int | None = None) -> Usage:

@@ -60,6 +60,7 @@ _PARSERS: dict[str, tuple[Callable[[str], float | int], str]] = {
     "tokens_per_second": (_seconds, "must be a number, 0 (no pacing) or more"),
     "tokens": (_integer(1), "must be a whole number of tokens, 1 or more"),
     "times": (_integer(1), "must be a whole number of requests, 1 or more"),
+    "clock": (_integer(0, 1), "must be 0 or 1"),
 }
 NAMES = tuple(_PARSERS)
 
@@ -116,6 +117,9 @@ class Knobs:
     fail_at: int | None = None
     tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND
     tokens: int | None = None
+    # Benchmarks: each text token is the wall-clock time it was sent, so a client far down
+    # a relay can tell how long the token took to reach it.
+    clock: int = 0
 
     @classmethod
     def from_layers(cls, *layers: Layer) -> Knobs:

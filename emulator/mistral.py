@@ -11,7 +11,7 @@ from emulator import clock, ids, sse
 from emulator.agents import MISTRAL_AGENT_VERSION, MISTRAL_AGENTS, Agent
 from emulator.asgi import Answer, BadJSON, Receive, Request, Response, Send, empty_response
 from emulator.asgi import json_response as _json
-from emulator.assistant import Reply, compose_reply
+from emulator.assistant import Reply, compose_for
 from emulator.knobs import KnobError, Knobs, strip_directives
 from emulator.mistral_events import failure_event, output_entries, turn_events, usage_json
 from emulator.routing import Route, route
@@ -286,7 +286,7 @@ class MistralAPI:
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
         agent = conversation.agent_id is not None
-        reply = compose_reply(prompt, agent=agent, tokens=knobs.tokens)
+        reply = compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=bool(knobs.clock))
         turn = Turn(conversation=conversation, reply=reply, store=store)
         if store:
             conversation.entries.extend(inputs)

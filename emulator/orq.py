@@ -10,7 +10,7 @@ from emulator import clock, ids, sse
 from emulator.agents import ORQ_AGENTS, Agent
 from emulator.asgi import Answer, BadJSON, Receive, Request, Response, Send, empty_response
 from emulator.asgi import json_response as _json
-from emulator.assistant import Reply, compose_reply, compose_title
+from emulator.assistant import Reply, compose_for, compose_title
 from emulator.knobs import KnobError, Knobs, strip_directives
 from emulator.orq_events import (
     FAILURE_CODE,
@@ -315,7 +315,7 @@ class OrqAPI:
         turn = Turn(
             task=task,
             model=model,
-            reply=compose_reply(prompt, agent=agent, tokens=knobs.tokens),
+            reply=compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=bool(knobs.clock)),
             conversation=conversation,
             user_id=_user_id(request),
         )

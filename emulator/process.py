@@ -24,10 +24,12 @@ class EmulatorProcess:
         env: Mapping[str, str] | None = None,
         echo: bool = False,
         startup_timeout: float = 30,
+        prefix: tuple[str, ...] = (),
     ) -> None:
         self.echo = echo
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "emulator", "--port", str(port), *args],
+            # `prefix`: e.g. ("taskset", "-c", "1") to pin it to a core in benchmarks.
+            [*prefix, sys.executable, "manage.py", "emulator", "--port", str(port), *args],
             cwd=ROOT,
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,

@@ -8,6 +8,7 @@ import heapq
 import itertools
 import json
 import math
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 from emulator import clock
 from emulator.asgi import Receive, Send
+from emulator.assistant import CLOCK_TOKEN
 from emulator.knobs import Knobs
 
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -184,6 +186,8 @@ async def _pump(
         if failed:
             item = failure
         data = item.head + framing.clock() + item.tail
+        if knobs.clock and item.token:
+            data = data.replace(CLOCK_TOKEN, f"{time.time():.6f} ")
         if sent == knobs.malformed_at:
             data = data[: len(data) // 2]
         await send(

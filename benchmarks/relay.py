@@ -1,0 +1,343 @@
+"""Relay benchmark: what Webchat adds between an upstream SSE stream and a websocket client.
+
+One daphne process (pinned to core 0) relays N concurrent Mistral streams from the emulator
+(core 1, with this load client) to N websocket clients. In the same run the same streams are
+read directly by an httpx-sse client: the baseline. Each text token is the emulator's send time
+(the `clock` knob), so a client knows how long every token took to reach it.
+
+    python benchmarks/relay.py            # everything, about 3 minutes
+    python benchmarks/relay.py --quick    # one small run of each kind
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import websockets
+from httpx_sse import aconnect_sse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from emulator.process import EmulatorProcess  # noqa: E402
+
+SERVER_CORE, LOAD_CORE = "0", "1"
+PASSWORD = "bench-password-1"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass
+class Run:
+    layer: str
+    streams: int
+    rate: float
+    tokens: int
+    relay_p50_ms: float
+    relay_p99_ms: float
+    base_p50_ms: float
+    base_p99_ms: float
+    added_p50_ms: float
+    added_p99_ms: float
+    relay_ttft_ms: float
+    base_ttft_ms: float
+    added_ttft_ms: float
+    server_us_per_event: float
+    baseline_us_per_event: float
+    cpu_ratio: float
+    max_stall_ms: float
+    frames_per_stream: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stack:
+    """The emulator and one Webchat server process, pinned apart."""
+
+    def __init__(self, layer: str) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="webchat-bench-"))
+        self.emulator = EmulatorProcess(
+            "--tokens-per-second",
+            "0",
+            prefix=("taskset", "-c", LOAD_CORE),
+            env={"WEBCHAT_DEMO": "1"},
+        )
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "WEBCHAT_"))},
+            "DJANGO_SETTINGS_MODULE": "webchat.settings",
+            "WEBCHAT_DEMO": "1",
+            "DATABASE_URL": f"sqlite:///{self.work / 'db.sqlite3'}",
+            "ORQ_API_KEY": "bench",
+            "ORQ_PROJECT_ID": "prj_bench",
+            "ORQ_BASE_URL": self.emulator.url,
+            "MISTRAL_API_KEY": "bench",
+            "MISTRAL_BASE_URL": self.emulator.url,
+            "WEBCHAT_SENDS_PER_MINUTE": "1000000",
+            "LOG_LEVEL": "WARNING",
+        }
+        if layer == "redis":
+            self.env["REDIS_URL"] = REDIS_URL
+        manage = [sys.executable, "manage.py"]
+        for command in (
+            ["migrate", "--noinput"],
+            ["collectstatic", "--noinput"],
+            ["shell", "-c", "from django.contrib.auth.models import User; "
+                            f"User.objects.create_user('bench', password='{PASSWORD}')"],
+        ):  # fmt: skip
+            subprocess.run(
+                [*manage, *command], cwd=ROOT, env=self.env, check=True, capture_output=True
+            )
+        with socket_port() as port:
+            self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "daphne", "-b", "127.0.0.1",
+             "-p", str(self.port), "webchat.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=(self.work / "daphne.log").open("w"),
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError((self.work / "daphne.log").read_text())
+            time.sleep(0.2)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client.get("/accounts/login/")
+        self.client.post(
+            "/accounts/login/",
+            data={"username": "bench", "password": PASSWORD,
+                  "csrfmiddlewaretoken": self.client.cookies["csrftoken"]},
+            headers={"Referer": f"{self.url}/accounts/login/"},
+        )  # fmt: skip
+
+    def new_conversations(self, count: int) -> list[int]:
+        ids = []
+        for _ in range(count):
+            response = self.client.post(
+                "/conversations/new",
+                data={"choice": "mistral:model:mistral-small-latest"},
+                headers={"HX-Request": "true", "X-CSRFToken": self.client.cookies["csrftoken"]},
+            )
+            ids.append(int(response.headers["HX-Push-Url"].strip("/").split("/")[-1]))
+        return ids
+
+    def stop(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=10)
+        self.emulator.stop()
+
+
+class socket_port:
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
+
+
+def directive(rate: float, tokens: int) -> str:
+    # A unique prompt per stream; the same knobs for relay and baseline.
+    return f"[[emulator clock=1 tokens_per_second={rate:g} tokens={tokens}]] bench {uuid.uuid4().hex[:6]}"
+
+
+async def relay_stream(
+    stack: Stack, conversation: int, rate: float, tokens: int, ready: asyncio.Barrier, delay: float
+):
+    url = f"ws://127.0.0.1:{stack.port}/ws/conversations/{conversation}/"
+    cookie = f"sessionid={stack.client.cookies['sessionid']}"
+    latencies: list[float] = []
+    frames = 0
+    async with websockets.connect(
+        url, additional_headers={"Cookie": cookie}, origin=stack.url, max_queue=None
+    ) as ws:
+        await ws.recv()  # the snapshot
+        # Connecting (session, auth) is not per-event work: the clock starts when all are in.
+        await ready.wait()
+        await asyncio.sleep(delay)
+        sent = time.time()
+        await ws.send(json.dumps({"type": "send", "text": directive(rate, tokens)}))
+        first = None
+        last = None
+        stall = 0.0
+        while True:
+            frame = json.loads(await ws.recv())
+            now = time.time()
+            if frame["type"] == "delta" and frame.get("text"):
+                frames += 1
+                for token in frame["text"].split():
+                    latencies.append(now - float(token))
+                first = first or now
+                if last is not None:
+                    stall = max(stall, now - last)
+                last = now
+            elif frame["type"] == "done":
+                break
+    return latencies, (first or sent) - sent, stall, frames
+
+
+async def baseline_stream(client: httpx.AsyncClient, rate: float, tokens: int, start_at: float):
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    sent = time.time()
+    latencies: list[float] = []
+    first = None
+    body = {"inputs": directive(rate, tokens), "model": "mistral-small-latest", "stream": True}
+    async with aconnect_sse(client, "POST", "/v1/conversations", json=body) as source:
+        async for event in source.aiter_sse():
+            data = json.loads(event.data)
+            if data["type"] == "message.output.delta" and isinstance(data["content"], str):
+                now = time.time()
+                first = first or now
+                latencies.append(now - float(data["content"]))
+    return latencies, (first or sent) - sent
+
+
+async def measure(stack: Stack, layer: str, streams: int, rate: float, tokens: int) -> Run:
+    conversations = stack.new_conversations(streams)
+    events = streams * (tokens + 7)  # started, 5 reasoning deltas, the tokens, done
+
+    ready = asyncio.Barrier(streams + 1)
+    tasks = [
+        asyncio.create_task(relay_stream(stack, c, rate, tokens, ready, 0.2 + i / streams))
+        for i, c in enumerate(conversations)
+    ]
+    # Once everyone is connected the sends spread over a second; only then is CPU counted.
+    await ready.wait()
+    cpu_before = cpu_seconds(stack.server.pid)
+    relay = await asyncio.gather(*tasks)
+    server_cpu = cpu_seconds(stack.server.pid) - cpu_before
+
+    limits = httpx.Limits(max_connections=streams + 10)
+    async with httpx.AsyncClient(
+        base_url=stack.emulator.url,
+        headers={"Authorization": "Bearer bench"},
+        limits=limits,
+        timeout=60,
+    ) as client:
+        start_at = time.time() + 1.0
+        usage_before = resource.getrusage(resource.RUSAGE_SELF)
+        baseline = await asyncio.gather(
+            *(baseline_stream(client, rate, tokens, start_at + i / streams) for i in range(streams))
+        )
+        usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    base_cpu = (usage_after.ru_utime + usage_after.ru_stime) - (
+        usage_before.ru_utime + usage_before.ru_stime
+    )
+
+    relay_lat = [x for r in relay for x in r[0]]
+    base_lat = [x for b in baseline for x in b[0]]
+    relay_ttft = statistics.median(r[1] for r in relay)
+    base_ttft = statistics.median(b[1] for b in baseline)
+    server_us = server_cpu / events * 1e6
+    base_us = base_cpu / events * 1e6
+    ms = 1000
+    return Run(
+        layer=layer,
+        streams=streams,
+        rate=rate,
+        tokens=tokens,
+        relay_p50_ms=percentile(relay_lat, 0.5) * ms,
+        relay_p99_ms=percentile(relay_lat, 0.99) * ms,
+        base_p50_ms=percentile(base_lat, 0.5) * ms,
+        base_p99_ms=percentile(base_lat, 0.99) * ms,
+        added_p50_ms=(percentile(relay_lat, 0.5) - percentile(base_lat, 0.5)) * ms,
+        added_p99_ms=(percentile(relay_lat, 0.99) - percentile(base_lat, 0.99)) * ms,
+        relay_ttft_ms=relay_ttft * ms,
+        base_ttft_ms=base_ttft * ms,
+        added_ttft_ms=(relay_ttft - base_ttft) * ms,
+        server_us_per_event=server_us,
+        baseline_us_per_event=base_us,
+        cpu_ratio=server_us / base_us if base_us else float("nan"),
+        max_stall_ms=max(r[2] for r in relay) * ms,
+        frames_per_stream=statistics.mean(r[3] for r in relay),
+    )
+
+
+def median_run(runs: list[Run]) -> Run:
+    """Field by field medians of repeated runs."""
+    values = {}
+    for name, value in asdict(runs[0]).items():
+        if isinstance(value, float):
+            values[name] = statistics.median(getattr(r, name) for r in runs)
+        else:
+            values[name] = value
+    return Run(**values)
+
+
+def show(title: str, run: Run) -> None:
+    print(
+        f"{title:<28} N={run.streams:<4} R={run.rate:<4g} "
+        f"added p50 {run.added_p50_ms:6.1f} ms  p99 {run.added_p99_ms:6.1f} ms  "
+        f"(relay p99 {run.relay_p99_ms:6.1f}, base p99 {run.base_p99_ms:5.1f})  "
+        f"TTFT +{run.added_ttft_ms:5.1f} ms  CPU {run.server_us_per_event:5.0f} µs/event "
+        f"vs {run.baseline_us_per_event:4.0f} ({run.cpu_ratio:4.2f}x)  "
+        f"stall {run.max_stall_ms:5.0f} ms  frames/stream {run.frames_per_stream:5.1f}",
+        flush=True,
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--layers", default="memory,redis")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {int(LOAD_CORE)})
+    print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
+          f"{os.cpu_count()} cores · {time.strftime('%Y-%m-%d %H:%M %Z')}")  # fmt: skip
+    repeats = 1 if args.quick else 3
+    capacity = [50, 100] if args.quick else [50, 100, 200, 300]
+    results: dict[str, object] = {"machine": platform.node(), "date": time.strftime("%Y-%m-%d")}
+    for layer in args.layers.split(","):
+        stack = Stack(layer)
+        try:
+            light = median_run([await measure(stack, layer, 10, 50, 150) for _ in range(repeats)])
+            show(f"{layer}: light load", light)
+            sweep = []
+            for streams in capacity:
+                run = await measure(stack, layer, streams, 20, 80)
+                show(f"{layer}: capacity", run)
+                sweep.append(run)
+            within = [r.streams for r in sweep if r.added_p99_ms <= 50]
+            print(f"{layer}: largest N with p99 added ≤ 50 ms: {max(within) if within else 'none'}")
+            results[layer] = {
+                "light": asdict(light),
+                "capacity": [asdict(r) for r in sweep],
+                "largest_n_p99_50ms": max(within) if within else None,
+            }
+        finally:
+            stack.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "relay.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
