@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chromium
+.PHONY: run test lint chromium bench bench-relay bench-pages
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,12 @@ chromium:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## Benchmarks (docs/benchmarks.md): the relay (about 4 minutes) and the pages (about 1 minute).
+bench: bench-relay bench-pages
+
+bench-relay: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/relay.py $(ARGS)
+
+bench-pages: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/pages.py

@@ -10,7 +10,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from conversations.choices import Choice, choice_of
@@ -56,7 +55,8 @@ def conversation_page(*, owner, query: str = "", cursor: str | None = None) -> S
     position = _parse_cursor(cursor)
     if position:
         updated, pk = position
-        rows = rows.filter(Q(updated__lt=updated) | Q(updated=updated, pk__lt=pk))
+        # A range on the (owner, updated) index, not an OR the planner cannot use.
+        rows = rows.filter(updated__lte=updated).exclude(updated=updated, pk__gte=pk)
     page = list(rows.order_by("-updated", "-id")[: size + 1])
     more = len(page) > size
     page = page[:size]

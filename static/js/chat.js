@@ -45,6 +45,7 @@
   function disconnect() {
     if (!chat) return;
     chat.closed = true;
+    clearInterval(chat.watchdog);
     if (chat.socket) chat.socket.close();
     chat = null;
   }
@@ -78,6 +79,17 @@
 
   function setStreaming(state, id) {
     state.streaming = id;
+    clearInterval(state.watchdog);
+    if (id !== null) {
+      // The channel layer may drop a frame, even the last one: a silent stream re-syncs.
+      state.lastFrame = Date.now();
+      state.watchdog = setInterval(() => {
+        if (state.streaming !== null && Date.now() - state.lastFrame > 5000) {
+          state.lastFrame = Date.now();
+          send(state, { type: "snapshot" });
+        }
+      }, 1000);
+    }
     const stop = state.section.querySelector("#stop");
     stop.hidden = id === null;
   }
@@ -93,6 +105,7 @@
   }
 
   function handle(state, frame) {
+    state.lastFrame = Date.now();
     switch (frame.type) {
       case "snapshot":
         if (frame.id === null) { setStreaming(state, null); return; }
