@@ -11,6 +11,7 @@ urlpatterns = [
     path("conversations/", views.conversation_list, name="list"),
     path("conversations/new", views.conversation_create, name="create"),
     path("conversations/<int:pk>/", views.conversation_detail, name="detail"),
+    path("conversations/<int:pk>/earlier", views.conversation_earlier, name="earlier"),
     path("conversations/<int:pk>/rename", views.conversation_rename, name="rename"),
     path("conversations/<int:pk>/delete", views.conversation_delete, name="delete"),
     path("status", views.status_page, name="status"),

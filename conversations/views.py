@@ -21,6 +21,7 @@ from conversations.providers import checked_statuses
 from upstream.errors import NotFound, UpstreamError
 
 PAGE = "conversations/index.html"
+HISTORY_PAGE = 50  # messages shown at once; earlier ones load on demand
 
 
 def upstream_errors(view):
@@ -102,12 +103,25 @@ async def conversation_create(request):
     return push_url(response, url)
 
 
+async def _history(conversation, before=None) -> dict:
+    """The latest messages (before `before`), oldest first, and whether earlier ones exist."""
+    rows = conversation.messages.order_by("-id")
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    page = [m async for m in rows[: HISTORY_PAGE + 1]]
+    earlier = len(page) > HISTORY_PAGE
+    page = list(reversed(page[:HISTORY_PAGE]))
+    return {
+        "messages": [replies.view_of(m) for m in page],
+        "earlier_before": page[0].pk if earlier and page else None,
+    }
+
+
 async def _pane(request, *, user, conversation, with_new_row=False):
-    messages = [m async for m in conversation.messages.all()]
     context = {
         "active": conversation,
         "conversation": conversation,
-        "messages": [replies.view_of(m) for m in messages],
+        **(await _history(conversation)),
         "new_row": with_new_row,
         "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
@@ -124,15 +138,28 @@ async def conversation_detail(request, pk):
     await services.conversation_import_history(conversation=conversation)
     if request.htmx and not request.htmx.history_restore_request:
         return await _pane(request, user=user, conversation=conversation)
-    messages = [m async for m in conversation.messages.all()]
     context = await _sync_page_context(request, user, conversation)
-    context.update(conversation=conversation, messages=[replies.view_of(m) for m in messages])
+    context.update(conversation=conversation, **(await _history(conversation)))
     # The whole page shows the user's name: a lazy, synchronous lookup.
     return await sync_to_async(render)(request, PAGE, context)
 
 
 async def _sync_page_context(request, user, conversation):
     return await sync_to_async(_page_context)(request, user=user, active=conversation)
+
+
+@login_required
+@require_GET
+async def conversation_earlier(request, pk):
+    """Older messages of a long conversation, loaded when the reader scrolls up for them."""
+    conversation = await _owned(request, pk)
+    try:
+        before = int(request.GET["before"])
+    except (KeyError, ValueError):
+        return HttpResponse("Say which message to load before.", status=400)
+    history = await _history(conversation, before)
+    context = {"conversation": conversation, "earlier_only": True, **history}
+    return render(request, "conversations/chat.html#earlier", context)
 
 
 @login_required

@@ -293,7 +293,10 @@
 
   function boot() {
     const section = document.getElementById("chat");
-    if (chat && chat.section === section) return;
+    if (chat && chat.section === section) {
+      section.querySelectorAll(".reply").forEach(decorate); // earlier messages loaded by htmx
+      return;
+    }
     disconnect();
     if (section) connect(section);
     syncActive();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import pytest
@@ -370,3 +371,31 @@ def test_mutations_refuse_get(as_alice):
     assert as_alice.get(reverse("conversations:create")).status_code == 405
     conversation = create(as_alice, MISTRAL_MODEL)
     assert as_alice.get(reverse("conversations:delete", args=[conversation.pk])).status_code == 405
+
+
+# --- long conversations ----------------------------------------------------------------------
+
+
+def test_a_long_conversation_shows_the_latest_messages_and_loads_earlier_ones(as_alice, alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, role="user", text=f"m{i}", html=f"<p>m{i}</p>")
+        for i in range(120)
+    )
+    page = as_alice.get(reverse("conversations:detail", args=[conversation.pk])).content.decode()
+    assert "<p>m119</p>" in page and "<p>m70</p>" in page and "<p>m69</p>" not in page
+    before = re.search(r"before=(\d+)", page).group(1)
+    url = reverse("conversations:earlier", args=[conversation.pk])
+    earlier = as_alice.get(url, {"before": before}, **HTMX).content.decode()
+    assert "<p>m69</p>" in earlier and "<p>m20</p>" in earlier and "<p>m70</p>" not in earlier
+    assert "Show earlier messages" in earlier
+    last = re.search(r"before=(\d+)", earlier).group(1)
+    oldest = as_alice.get(url, {"before": last}, **HTMX).content.decode()
+    assert "<p>m0</p>" in oldest and "Show earlier messages" not in oldest
+
+
+def test_earlier_messages_of_a_strangers_conversation_are_404(as_alice, as_bob):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:earlier", args=[conversation.pk])
+    assert as_bob.get(url, {"before": 10}, **HTMX).status_code == 404
+    assert as_alice.get(url, {"before": "x"}, **HTMX).status_code == 400
