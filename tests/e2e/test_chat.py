@@ -155,11 +155,11 @@ def test_a_narrow_dark_screen_collapses_the_sidebar(browser, live_webchat):
     try:
         sign_in(page, live_webchat)
         sidebar = page.locator("#sidebar")
-        assert sidebar.bounding_box()["x"] < 0, "the list starts hidden on a phone"
+        expect(sidebar).not_to_be_in_viewport()  # the list starts hidden on a phone
         page.get_by_role("button", name="Show conversations").first.click()
         expect(sidebar).to_be_in_viewport()
         new_chat(page, "mistral:model:mistral-small-latest")
-        assert sidebar.bounding_box()["x"] < 0, "opening a conversation hides the list again"
+        expect(sidebar).not_to_be_in_viewport()  # opening a conversation hides it again
         send(page, "Dark mode check")
         expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
