@@ -14,6 +14,7 @@
       seq: new Map(), // reply id -> last applied sequence number
       streaming: null, // id of the reply being written
       pendingText: null,
+      queued: [], // what was sent while the socket was still connecting
     };
     chat = state;
     open(state);
@@ -25,7 +26,11 @@
     const socket = new WebSocket(`${scheme}//${location.host}${state.section.dataset.ws}`);
     state.socket = socket;
     setConnection(state, "Connecting…");
-    socket.onopen = () => { state.retries = 0; setConnection(state, ""); };
+    socket.onopen = () => {
+      state.retries = 0;
+      setConnection(state, "");
+      for (const message of state.queued.splice(0)) socket.send(JSON.stringify(message));
+    };
     socket.onmessage = (event) => handle(state, JSON.parse(event.data));
     socket.onclose = (event) => {
       if (state.closed) return;
@@ -53,6 +58,10 @@
   function send(state, message) {
     if (state.socket && state.socket.readyState === WebSocket.OPEN) {
       state.socket.send(JSON.stringify(message));
+      return true;
+    }
+    if (state.socket && state.socket.readyState === WebSocket.CONNECTING) {
+      state.queued.push(message); // sent as soon as the socket opens
       return true;
     }
     showError(state, "Not connected right now; your message is still in the box.");

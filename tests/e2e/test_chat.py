@@ -24,8 +24,10 @@ def sign_in(page: Page, live) -> None:
 
 
 def new_chat(page: Page, choice: str) -> None:
+    before = page.url
     page.get_by_label("Model or agent").select_option(choice)
     page.get_by_role("button", name="New chat").click()
+    expect(page).not_to_have_url(before)
     expect(page.locator("#chat")).to_be_visible()
     expect(page.locator("#connection")).to_have_text("")
 
