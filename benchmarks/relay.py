@@ -18,7 +18,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emulator.process import EmulatorProcess  # noqa: E402
+from tests.servers import WebchatProcess, prepare  # noqa: E402
 
 SERVER_CORE, LOAD_CORE = "0", "1"
 PASSWORD = "bench-password-1"
@@ -100,34 +100,11 @@ class Stack:
         }
         if layer == "redis":
             self.env["REDIS_URL"] = REDIS_URL
-        manage = [sys.executable, "manage.py"]
-        for command in (
-            ["migrate", "--noinput"],
-            ["collectstatic", "--noinput"],
-            ["shell", "-c", "from django.contrib.auth.models import User; "
-                            f"User.objects.create_user('bench', password='{PASSWORD}')"],
-        ):  # fmt: skip
-            subprocess.run(
-                [*manage, *command], cwd=ROOT, env=self.env, check=True, capture_output=True
-            )
-        with socket_port() as port:
-            self.port = port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "daphne", "-b", "127.0.0.1",
-             "-p", str(self.port), "webchat.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=(self.work / "daphne.log").open("w"),
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError((self.work / "daphne.log").read_text())
-            time.sleep(0.2)
+        prepare(self.env, username="bench", password=PASSWORD)
+        self.server = WebchatProcess(
+            self.env, self.work / "daphne.log", prefix=("taskset", "-c", SERVER_CORE)
+        )
+        self.port, self.url = self.server.port, self.server.url
         self.client = httpx.Client(base_url=self.url, timeout=30)
         self.client.get("/accounts/login/")
         self.client.post(
@@ -149,21 +126,8 @@ class Stack:
         return ids
 
     def stop(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=10)
+        self.server.stop()
         self.emulator.stop()
-
-
-class socket_port:
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        return self.sock.getsockname()[1]
-
-    def __exit__(self, *exc) -> None:
-        self.sock.close()
 
 
 def directive(rate: float, tokens: int) -> str:

@@ -6,9 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,58 +16,25 @@ import pytest
 import websockets
 
 from emulator.assistant import compose_reply
-from emulator.process import ROOT
 from tests.conftest import REDIS_URL
+from tests.servers import WebchatProcess, prepare
 
 PASSWORD = "cluster-password-1"
 WITHIN = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "webchat.asgi:application"],
-            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/accounts/login/", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"daphne did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 class Cluster:
     def __init__(self, env: dict[str, str], work: Path) -> None:
         self.env = env
         self.work = work
-        self.servers: list[Server] = []
+        self.servers: list[WebchatProcess] = []
 
-    def start(self) -> Server:
-        server = Server(self.env, self.work / f"daphne-{len(self.servers)}.log")
+    def start(self) -> WebchatProcess:
+        server = WebchatProcess(self.env, self.work / f"daphne-{len(self.servers)}.log")
         self.servers.append(server)
         return server
 
-    def sign_in(self, server: Server) -> httpx.Client:
+    def sign_in(self, server: WebchatProcess) -> httpx.Client:
         client = httpx.Client(base_url=server.url, timeout=10)
         client.get("/accounts/login/")
         token = client.cookies["csrftoken"]
@@ -91,7 +55,7 @@ class Cluster:
         return int(response.headers["HX-Push-Url"].strip("/").split("/")[-1])
 
     @asynccontextmanager
-    async def socket(self, server: Server, client: httpx.Client, conversation: int):
+    async def socket(self, server: WebchatProcess, client: httpx.Client, conversation: int):
         url = f"ws://127.0.0.1:{server.port}/ws/conversations/{conversation}/"
         cookie = f"sessionid={client.cookies['sessionid']}"
         async with websockets.connect(
@@ -125,14 +89,7 @@ def cluster(scratch_database, emulator_url, tmp_path):
         "WEBCHAT_SAVE_INTERVAL": "0.2",
         "PYTHONUNBUFFERED": "1",
     }
-    manage = [sys.executable, "manage.py"]
-    for command in (
-        ["migrate", "--noinput"],
-        ["collectstatic", "--noinput"],
-        ["shell", "-c", "from django.contrib.auth.models import User; "
-                        f"User.objects.create_user('carl', password='{PASSWORD}')"],
-    ):  # fmt: skip
-        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
+    prepare(env, username="carl", password=PASSWORD)
     cluster = Cluster(env, tmp_path)
     yield cluster
     for server in cluster.servers:

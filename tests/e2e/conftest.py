@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from emulator.process import ROOT, EmulatorProcess
+from emulator.process import EmulatorProcess
+from tests.servers import WebchatProcess, prepare
 
 CHROMIUM = os.environ.get("WEBCHAT_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "e2e-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -38,7 +28,6 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
     """daphne + emulator as subprocesses on free ports, with a file SQLite database."""
     work = tmp_path_factory.mktemp("e2e")
     emulator = EmulatorProcess("--tokens-per-second", "40")
-    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "WEBCHAT_"))},
         "DJANGO_SETTINGS_MODULE": "webchat.settings",
@@ -54,54 +43,12 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
     }
     server = None
     try:
-        manage = [sys.executable, "manage.py"]
-        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
-            subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                f"from django.contrib.auth.models import User; User.objects.create_user('erin', password='{PASSWORD}')",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        log = (work / "daphne.log").open("w")
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "webchat.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/accounts/login/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("daphne did not start:\n" + (work / "daphne.log").read_text())
-            time.sleep(0.2)
-        yield LiveWebchat(url, "erin", PASSWORD)
+        prepare(env, username="erin", password=PASSWORD)
+        server = WebchatProcess(env, work / "daphne.log")
+        yield LiveWebchat(server.url, "erin", PASSWORD)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
         emulator.stop()
 
 
