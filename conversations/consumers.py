@@ -52,6 +52,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         # The reply goes on without us; we only stop watching.
         if getattr(self, "group", None):
+            self.held = None  # a pending snapshot fallback has nobody left to send to
             self.heartbeat.cancel()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
