@@ -112,6 +112,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.start_turn(text=text, turn=services.Turn(text=text))
 
     async def regenerate(self) -> None:
+        await services.check_send_rate_async(self.scope["user"])
         plan = await services.plan_regenerate(conversation=self.conversation)
         await self.start_turn(text=None, turn=plan.turn, replace_from=plan.replace_from)
 
@@ -159,6 +160,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         # Another process runs the reply and holds its latest text: ask it, and hold the
         # deltas until its answer (or, if it is gone, what was last saved) has been sent.
+        if self.held is not None:
+            return  # a snapshot is already on its way; the frames held so far stay held
         self.held = []
         await self.channel_layer.send(
             reply.runner, {"type": "reply.snapshot", "id": reply.pk, "reply_to": self.channel_name}

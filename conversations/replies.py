@@ -117,6 +117,8 @@ def _stop_here(message_id: int) -> bool:
     task = _tasks.get(message_id)
     if task is None:
         return False
+    if _live[message_id].stop_requested:
+        return True  # already stopping: a second cancel would cut the final save short
     _live[message_id].stop_requested = True
     task.cancel()
     return True
@@ -289,6 +291,7 @@ async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     next_save = loop.time() + interval
     status, error = MessageStatus.COMPLETE, ""
     cancelled = False
+    renewer = loop.create_task(_renew_lease(live))
     try:
         async with open_turn(conversation, turn) as events:
             async for event in events:
@@ -312,11 +315,21 @@ async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     except Exception:
         log.exception("reply %s failed", live.message_id)
         status, error = MessageStatus.FAILED, "Something went wrong on our side."
+    renewer.cancel()
     try:
         await _finish(live, conversation, status, error, publisher)
     finally:
         if cancelled:
             raise asyncio.CancelledError
+
+
+async def _renew_lease(live: LiveReply) -> None:
+    """Keep the lease while upstream is silent (reasoning, tools): saves only come with events."""
+    while True:
+        await asyncio.sleep(settings.WEBCHAT_LEASE_SECONDS / 3)
+        await Message.objects.filter(pk=live.message_id, status=MessageStatus.STREAMING).aupdate(
+            lease_until=timezone.now() + _lease()
+        )
 
 
 def _explain(exc: UpstreamError) -> str:
@@ -416,7 +429,9 @@ async def _save_progress(live: LiveReply) -> bool:
     """
     if live.stop_requested:
         return True
-    saved = await Message.objects.filter(pk=live.message_id, stop_requested=False).aupdate(
+    saved = await Message.objects.filter(
+        pk=live.message_id, stop_requested=False, status=MessageStatus.STREAMING
+    ).aupdate(
         text=live.full_text,
         parts=_parts(live),
         seq=live.seq,
@@ -440,7 +455,9 @@ async def _finish(
 ) -> None:
     text = live.full_text
     usage = live.usage or (None, None, None)
-    await Message.objects.filter(pk=live.message_id).aupdate(
+    finished = await Message.objects.filter(
+        pk=live.message_id, status=MessageStatus.STREAMING
+    ).aupdate(
         text=text,
         html=render_markdown(text),
         parts=_parts(live),
@@ -454,6 +471,8 @@ async def _finish(
         lease_until=None,
         completed=timezone.now(),
     )
+    if not finished:
+        return  # deleted meanwhile, or already marked interrupted by a sweeper
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated=timezone.now())
     await publisher.flush()
     message = await Message.objects.aget(pk=live.message_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -281,6 +281,9 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
         message = await conversation.messages.aget(pk=int(message_id), role=Message.Role.USER)
     except (Message.DoesNotExist, TypeError, ValueError):
         raise Refused("That message is not in this conversation.") from None
+    if await conversation.messages.filter(status=MessageStatus.STREAMING).aexists():
+        # Checked before an Orq edit re-points the conversation upstream, not after.
+        raise Refused("A reply is still being written. Stop it or wait for it to finish.")
     if conversation.provider == "mistral":
         return Plan(await _branch_before(conversation, message, text), replace_from=message)
     # Orq cannot branch: a new Orq conversation starts from the edited message, without the
@@ -340,6 +343,8 @@ def begin_turn(
                 conversation=conversation,
                 role=Message.Role.ASSISTANT,
                 status=MessageStatus.STREAMING,
+                # Leased from the start: if the runner never starts, the sweeper still ends it.
+                lease_until=now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS),
                 model=conversation.model or conversation.agent,
                 created=now,
             )

@@ -269,10 +269,7 @@ class StreamResponse:
     async def events(self) -> AsyncIterator[ServerSentEvent]:
         """Raw SSE events; a silent or dropped connection becomes `StreamBroken`."""
         provider = self.transport.provider
-        try:
-            iterator = EventSource(self.response).aiter_sse()
-        except SSEError as exc:
-            raise BadResponse(f"expected an event stream: {exc}", provider=provider) from exc
+        iterator = EventSource(self.response).aiter_sse()
         first = True
         while True:
             try:
@@ -284,6 +281,8 @@ class StreamResponse:
                     event = await anext(iterator)
             except StopAsyncIteration:
                 return
+            except SSEError as exc:
+                raise BadResponse(f"expected an event stream: {exc}", provider=provider) from exc
             except TimeoutError as exc:
                 raise Unavailable(
                     f"no answer within {self.transport.timeouts.first_byte:g} s",
