@@ -9,7 +9,7 @@ from typing import Any
 
 from emulator import clock, ids, sse
 from emulator.agents import MISTRAL_AGENT_VERSION, MISTRAL_AGENTS, Agent
-from emulator.asgi import Answer, BadJSON, Receive, Request, Response, Send, empty_response
+from emulator.asgi import Answer, BadJSON, Request, Response, empty_response
 from emulator.asgi import json_response as _json
 from emulator.assistant import Reply, compose_for
 from emulator.knobs import KnobError, Knobs, strip_directives
@@ -316,20 +316,13 @@ class MistralAPI:
         return outputs
 
     def _stream(self, turn: Turn, knobs: Knobs) -> Answer:
-        events = turn_events(turn)
-
-        async def answer(send: Send, receive: Receive) -> None:
-            outcome = sse.Outcome.DISCONNECTED
-            try:
-                outcome = await sse.deliver(
-                    send, receive, events, framing=sse.MISTRAL, knobs=knobs, failure=failure_event()
-                )
-            finally:
-                self._finish(turn, outcome)
-            if outcome is sse.Outcome.BROKEN:
-                raise sse.DropConnection(f"break_after={knobs.break_after}")
-
-        return answer
+        return sse.streamed_answer(
+            turn_events(turn),
+            framing=sse.MISTRAL,
+            knobs=knobs,
+            failure=failure_event(),
+            on_end=lambda outcome: self._finish(turn, outcome),
+        )
 
 
 def _object(request: Request) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from emulator import clock, ids, sse
 from emulator.agents import ORQ_AGENTS, Agent
-from emulator.asgi import Answer, BadJSON, Receive, Request, Response, Send, empty_response
+from emulator.asgi import Answer, BadJSON, Request, Response, empty_response
 from emulator.asgi import json_response as _json
 from emulator.assistant import Reply, compose_for, compose_title
 from emulator.knobs import KnobError, Knobs, strip_directives
@@ -345,20 +345,13 @@ class OrqAPI:
         conversation.touch("system")
 
     def _stream(self, turn: Turn, knobs: Knobs) -> Answer:
-        events = turn_events(turn)
-
-        async def answer(send: Send, receive: Receive) -> None:
-            outcome = sse.Outcome.DISCONNECTED
-            try:
-                outcome = await sse.deliver(
-                    send, receive, events, framing=sse.ORQ, knobs=knobs, failure=failure_event()
-                )
-            finally:
-                self._finish(turn, outcome)
-            if outcome is sse.Outcome.BROKEN:
-                raise sse.DropConnection(f"break_after={knobs.break_after}")
-
-        return answer
+        return sse.streamed_answer(
+            turn_events(turn),
+            framing=sse.ORQ,
+            knobs=knobs,
+            failure=failure_event(),
+            on_end=lambda outcome: self._finish(turn, outcome),
+        )
 
     async def _sync(self, turn: Turn, knobs: Knobs) -> Answer:
         try:

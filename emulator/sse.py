@@ -200,3 +200,27 @@ async def _pump(
         return Outcome.BROKEN
     await send({"type": "http.response.body", "body": framing.terminator, "more_body": False})
     return Outcome.FAILED if failed else Outcome.COMPLETED
+
+
+def streamed_answer(
+    events: Sequence[Event],
+    *,
+    framing: Framing,
+    knobs: Knobs,
+    failure: Event,
+    on_end: Callable[[Outcome], None],
+):
+    """The ASGI answer of a streamed turn; `on_end` learns how the stream ended, whatever it was."""
+
+    async def answer(send: Send, receive: Receive) -> None:
+        outcome = Outcome.DISCONNECTED
+        try:
+            outcome = await deliver(
+                send, receive, events, framing=framing, knobs=knobs, failure=failure
+            )
+        finally:
+            on_end(outcome)
+        if outcome is Outcome.BROKEN:
+            raise DropConnection(f"break_after={knobs.break_after}")
+
+    return answer

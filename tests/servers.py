@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from emulator.process import ROOT
+from emulator.process import ROOT, stop_process
 
 
 def free_port() -> int:
@@ -79,10 +79,4 @@ class WebchatProcess:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
