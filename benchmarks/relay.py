@@ -17,7 +17,9 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -191,7 +193,9 @@ async def baseline_stream(client: httpx.AsyncClient, rate: float, tokens: int, s
     return latencies, (first or sent) - sent
 
 
-async def measure(stack: Stack, layer: str, streams: int, rate: float, tokens: int) -> Run:
+async def measure(
+    stack: Stack, layer: str, streams: int, rate: float, tokens: int, on_ready=None
+) -> Run:
     conversations = stack.new_conversations(streams)
     events = streams * (tokens + 7)  # started, 5 reasoning deltas, the tokens, done
 
@@ -203,8 +207,12 @@ async def measure(stack: Stack, layer: str, streams: int, rate: float, tokens: i
     # Once everyone is connected the sends spread over a second; only then is CPU counted.
     await ready.wait()
     cpu_before = cpu_seconds(stack.server.pid)
+    watcher = on_ready() if on_ready else None
     relay = await asyncio.gather(*tasks)
     server_cpu = cpu_seconds(stack.server.pid) - cpu_before
+    if watcher is not None:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(30)
 
     limits = httpx.Limits(max_connections=streams + 10)
     async with httpx.AsyncClient(
@@ -275,10 +283,47 @@ def show(title: str, run: Run) -> None:
     )
 
 
+async def profile(stack: Stack, layer: str, streams: int) -> None:
+    """Sample the server with py-spy while it relays; print where its time goes."""
+    out = RESULTS / f"profile-{layer}-{streams}.txt"
+    RESULTS.mkdir(exist_ok=True)
+
+    def spy() -> subprocess.Popen:
+        # Only the relaying: logging in and connecting the sockets are not per-event work.
+        return subprocess.Popen(
+            ["py-spy", "record", "--pid", str(stack.server.pid), "--format", "raw",
+             "--nonblocking", "--rate", "250", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    show(f"{layer}: profiled", await measure(stack, layer, streams, 20, 80, on_ready=spy))
+    totals: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    samples = 0
+    for line in out.read_text().splitlines():
+        stack_text, _, count = line.rpartition(" ")
+        frames = stack_text.split(";")
+        samples += int(count)
+        leaf = frames[-1]
+        totals[leaf] = totals.get(leaf, 0) + int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    print(f"{samples} samples in {out}; top self time:")
+    for name, count in sorted(totals.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {100 * count / samples:5.1f}%  {name}")
+    print("top inclusive time:")
+    for name, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:60]:
+        print(f"  {100 * count / samples:5.1f}%  {name}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--layers", default="memory,redis")
+    parser.add_argument(
+        "--profile", metavar="N", type=int,
+        help="only profile the server (py-spy) under N streams at 20 tokens/s, per layer",
+    )  # fmt: skip
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CORE)})
     print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
@@ -289,6 +334,9 @@ async def main() -> None:
     for layer in args.layers.split(","):
         stack = Stack(layer)
         try:
+            if args.profile:
+                await profile(stack, layer, args.profile)
+                continue
             light = median_run([await measure(stack, layer, 10, 50, 150) for _ in range(repeats)])
             show(f"{layer}: light load", light)
             sweep = []

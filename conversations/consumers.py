@@ -9,7 +9,7 @@ import logging
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
-from conversations import replies, services
+from conversations import fanout, replies, services
 from conversations.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group = replies.group_name(self.conversation.pk)
-        self.held: list[str] | None = None
+        self.group = fanout.group_name(self.conversation.pk)
+        # Frames wait here while a snapshot is made; every (re)connect starts with one.
+        self.held: list[str] | None = []
+        self.asked_elsewhere = False
         await self.channel_layer.group_add(self.group, self.channel_name)
+        fanout.watch(self.conversation.pk, self)
         self.heartbeat = asyncio.create_task(self.rejoin())
         await replies.inbox()  # this process's sweeper and inbox are running from now on
         await replies.mark_expired_interrupted(self.conversation.pk)
-        # Every (re)connect starts with a snapshot; live deltas queue up behind it.
         await self.send_snapshot()
 
     async def rejoin(self) -> None:
@@ -52,8 +54,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         # The reply goes on without us; we only stop watching.
         if getattr(self, "group", None):
-            self.held = None  # a pending snapshot fallback has nobody left to send to
+            self.held, self.asked_elsewhere = None, False  # nobody left to send to
             self.heartbeat.cancel()
+            fanout.unwatch(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     @classmethod
@@ -94,14 +97,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def reply_frame(self, event) -> None:
+        """A frame from a runner in another process (this process's came by `deliver`)."""
+        if fanout.from_elsewhere(event):
+            await self.deliver(event["frame"])
+
+    async def deliver(self, frame: str) -> None:
         if self.held is not None:
-            self.held.append(event["frame"])  # until the snapshot they follow has been sent
+            self.held.append(frame)  # until the snapshot they follow has been sent
             return
-        await self.send(text_data=event["frame"])
+        await self.send(text_data=frame)
 
     async def reply_snapshot(self, event) -> None:
         """The answer of the process that runs the reply: its live state."""
-        if self.held is not None:
+        if self.asked_elsewhere:
             await self.release(event["frame"])
 
     # --- actions ----------------------------------------------------------------------------
@@ -140,15 +148,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "replace_from": replace_from.pk if replace_from else None,
             "html": html,
         }
-        await self.channel_layer.group_send(
-            self.group, {"type": "reply.frame", "frame": json.dumps(frame)}
-        )
+        await fanout.broadcast(self.conversation.pk, json.dumps(frame), recheck=True)
         await replies.start(conversation=self.conversation, reply=reply, turn=turn)
 
     async def send_snapshot(self) -> None:
+        """Send the latest reply as it stands; frames that come meanwhile wait behind it."""
+        if self.asked_elsewhere:
+            return  # a snapshot is already on its way; the frames held so far stay held
+        if self.held is None:
+            self.held = []
         reply = await self.conversation.messages.filter(role=Message.Role.ASSISTANT).alast()
         if reply is None:
-            await self.send_json({"type": "snapshot", "id": None})
+            await self.release(json.dumps({"type": "snapshot", "id": None}))
             return
         streaming_elsewhere = (
             reply.status == MessageStatus.STREAMING
@@ -156,13 +167,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             and not replies.is_local(reply.pk)
         )
         if not streaming_elsewhere:
-            await self.send_json(replies.snapshot_frame(reply))
+            await self.release(json.dumps(replies.snapshot_frame(reply)))
             return
         # Another process runs the reply and holds its latest text: ask it, and hold the
         # deltas until its answer (or, if it is gone, what was last saved) has been sent.
-        if self.held is not None:
-            return  # a snapshot is already on its way; the frames held so far stay held
-        self.held = []
+        self.asked_elsewhere = True
         await self.channel_layer.send(
             reply.runner, {"type": "reply.snapshot", "id": reply.pk, "reply_to": self.channel_name}
         )
@@ -171,13 +180,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def fall_back(self, message_id: int) -> None:
-        if self.held is None:
+        if not self.asked_elsewhere:
             return
         reply = await Message.objects.aget(pk=message_id)
         await self.release(json.dumps(replies.snapshot_frame(reply)))
 
     async def release(self, snapshot: str) -> None:
-        held, self.held = self.held or [], None
+        if self.held is None:
+            return  # disconnected meanwhile
+        held, self.held, self.asked_elsewhere = self.held, None, False
         await self.send(text_data=snapshot)
         for frame in held:
             await self.send(text_data=frame)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from conversations import services
+from conversations import fanout, services
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.rendering import StreamingRenderer, render_markdown, snapshot_html
 from conversations.turns import Turn, open_turn
@@ -42,10 +42,6 @@ from upstream.types import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def group_name(conversation_id: int) -> str:
-    return f"conversation.{conversation_id}"
 
 
 @dataclass
@@ -169,6 +165,8 @@ async def _answer_snapshot(layer, message: dict) -> None:
     live = _live.get(message["id"])
     if live is None:
         return  # finished meanwhile: the asker falls back to the saved row
+    # Before the snapshot seals what it holds: the asker gets every later frame by group.
+    fanout.note_remote_watcher(live.conversation_id)
     reply = await Message.objects.aget(pk=message["id"])
     frame = snapshot_frame(reply)
     await layer.send(message["reply_to"], {"type": "reply.snapshot", "frame": json.dumps(frame)})
@@ -285,7 +283,7 @@ class _Stopped(Exception):
 
 
 async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
-    publisher = live.publisher = Publisher(group_name(conversation.pk), live.message_id)
+    publisher = live.publisher = Publisher(conversation.pk, live.message_id)
     loop = asyncio.get_running_loop()
     interval = settings.WEBCHAT_SAVE_INTERVAL
     next_save = loop.time() + interval
@@ -319,6 +317,7 @@ async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     try:
         await _finish(live, conversation, status, error, publisher)
     finally:
+        publisher.close()
         if cancelled:
             raise asyncio.CancelledError
 
@@ -506,45 +505,64 @@ async def _finish(
 
 
 class Publisher:
-    """Deltas to the group without delay: sent at once when idle, merged while a send runs."""
+    """Deltas to the viewers without delay: sent at once when idle, merged while a send runs.
 
-    def __init__(self, group: str, message_id: int) -> None:
-        self.group = group
+    One sender task per reply wakes when a delta is pushed. Everything pushed before it runs
+    (the rest of a chunk read from upstream, or what came while a group send was under way)
+    goes out as one frame; a lone token waits for nothing but the event loop.
+    """
+
+    def __init__(self, conversation_id: int, message_id: int) -> None:
+        self.conversation_id = conversation_id
         self.message_id = message_id
-        self.layer = get_channel_layer()
         self._sealed: list[dict] = []
         self._pending: dict | None = None
-        self._sender: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._sender = asyncio.get_running_loop().create_task(
+            self._send_pending(), name=f"publisher-{message_id}"
+        )
 
     def push(self, piece: dict) -> None:
         if self._pending is None:
             self._pending = {"type": "delta", "id": self.message_id, "from": piece["seq"], **piece}
         else:
             _merge(self._pending, piece)
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.get_running_loop().create_task(self._drain())
+        self._wake.set()
 
     def seal(self) -> None:
         if self._pending is not None:
             self._sealed.append(self._pending)
             self._pending = None
 
-    async def _drain(self) -> None:
-        while self._sealed or self._pending is not None:
-            if self._sealed:
-                frame = self._sealed.pop(0)
-            else:
-                frame, self._pending = self._pending, None
-            await self.send(frame)
+    async def _send_pending(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._sealed or self._pending is not None:
+                if self._sealed:
+                    frame = self._sealed.pop(0)
+                else:
+                    frame, self._pending = self._pending, None
+                try:
+                    await self.send(frame)
+                except Exception:
+                    # Lost frames are a gap the viewers notice and fill with a snapshot.
+                    log.exception("reply %s: a frame could not be sent", self.message_id)
+            if self._closing:
+                return
 
     async def flush(self) -> None:
-        if self._sender is not None:
-            await self._sender
+        """Send what is pending and stop the sender; later frames go out with `send`."""
+        self._closing = True
+        self._wake.set()
+        await self._sender
+
+    def close(self) -> None:
+        self._sender.cancel()
 
     async def send(self, frame: dict) -> None:
-        await self.layer.group_send(
-            self.group, {"type": "reply.frame", "frame": json.dumps(frame, ensure_ascii=False)}
-        )
+        await fanout.broadcast(self.conversation_id, json.dumps(frame, ensure_ascii=False))
 
 
 def _merge(into: dict, piece: dict) -> None:

@@ -106,19 +106,31 @@ def env_secret(
 def database_config(url: str, *, base_dir: os.PathLike | str) -> dict:
     """SQLite by default, tuned so streaming writes never lock; any dj-database-url otherwise."""
     if not url:
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.path.join(base_dir, "db.sqlite3"),
-            "OPTIONS": _SQLITE_OPTIONS,
-        }
+        return _sqlite(os.path.join(base_dir, "db.sqlite3"))
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(url)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["OPTIONS"] = _SQLITE_OPTIONS
-        config["CONN_MAX_AGE"] = 0
+        return _sqlite(config["NAME"])
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI every request runs in a thread of its own, so persistent connections
+        # would pile up; psycopg's pool hands connections back when a request ends.
+        config["OPTIONS"] = {"pool": {"min_size": 2, "max_size": 20, "timeout": 10}}
     return config
+
+
+def _sqlite(name: str) -> dict:
+    # Closing the last connection to a WAL database checkpoints it (an fsync, milliseconds).
+    # Channels closes the consumers' shared connection before every socket event, so with
+    # CONN_MAX_AGE 0 that close comes with each message sent. A SQLite connection is only a
+    # file handle: keep it; request threads' connections close when their thread ends.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": name,
+        "OPTIONS": _SQLITE_OPTIONS,
+        "CONN_MAX_AGE": None,
+    }
 
 
 _SQLITE_OPTIONS = {
