@@ -72,8 +72,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 class Stack:
@@ -207,9 +213,12 @@ async def measure(
     # Once everyone is connected the sends spread over a second; only then is CPU counted.
     await ready.wait()
     cpu_before = cpu_seconds(stack.server.pid)
+    split_before = cpu_split(stack.server.pid)
     watcher = on_ready() if on_ready else None
     relay = await asyncio.gather(*tasks)
     server_cpu = cpu_seconds(stack.server.pid) - cpu_before
+    split_after = cpu_split(stack.server.pid)
+    print("user/sys", [round(a - b, 2) for a, b in zip(split_after, split_before)])
     if watcher is not None:
         watcher.send_signal(signal.SIGINT)
         watcher.wait(30)
@@ -283,7 +292,7 @@ def show(title: str, run: Run) -> None:
     )
 
 
-async def profile(stack: Stack, layer: str, streams: int) -> None:
+async def profile(stack: Stack, layer: str, streams: int, tokens: int) -> None:
     """Sample the server with py-spy while it relays; print where its time goes."""
     out = RESULTS / f"profile-{layer}-{streams}.txt"
     RESULTS.mkdir(exist_ok=True)
@@ -292,11 +301,11 @@ async def profile(stack: Stack, layer: str, streams: int) -> None:
         # Only the relaying: logging in and connecting the sockets are not per-event work.
         return subprocess.Popen(
             ["py-spy", "record", "--pid", str(stack.server.pid), "--format", "raw",
-             "--nonblocking", "--rate", "250", "--output", str(out)],
+             "--rate", "250", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
-    show(f"{layer}: profiled", await measure(stack, layer, streams, 20, 80, on_ready=spy))
+    show(f"{layer}: profiled", await measure(stack, layer, streams, 20, tokens, on_ready=spy))
     totals: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     samples = 0
@@ -324,6 +333,7 @@ async def main() -> None:
         "--profile", metavar="N", type=int,
         help="only profile the server (py-spy) under N streams at 20 tokens/s, per layer",
     )  # fmt: skip
+    parser.add_argument("--tokens", type=int, default=80, help="tokens per profiled stream")
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(LOAD_CORE)})
     print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
@@ -335,7 +345,7 @@ async def main() -> None:
         stack = Stack(layer)
         try:
             if args.profile:
-                await profile(stack, layer, args.profile)
+                await profile(stack, layer, args.profile, args.tokens)
                 continue
             light = median_run([await measure(stack, layer, 10, 50, 150) for _ in range(repeats)])
             show(f"{layer}: light load", light)

@@ -8,14 +8,17 @@ renews the reply's lease, so a process that dies leaves a reply others can mark 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -60,6 +63,9 @@ class LiveReply:
     usage: tuple[int, int, int] | None = None
     failure: str = ""
     stop_requested: bool = False
+    finishing: bool = False  # the runner writes the final row: the saver keeps off
+    saved_seq: int = 0
+    lease_renewed: float = 0.0  # loop time of the last renewal
     publisher: Publisher | None = None
 
     @property
@@ -76,15 +82,15 @@ def live_reply(message_id: int) -> LiveReply | None:
 
 
 async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> asyncio.Task:
+    loop = asyncio.get_running_loop()
     live = LiveReply(message_id=reply.pk, conversation_id=conversation.pk)
+    live.lease_renewed = loop.time()
     _live[reply.pk] = live
     # The runner's address is this process's inbox: others send stops and snapshot requests.
     await Message.objects.filter(pk=reply.pk).aupdate(
         runner=await inbox(), lease_until=timezone.now() + _lease()
     )
-    task = asyncio.get_running_loop().create_task(
-        _run(live, conversation, turn), name=f"reply-{reply.pk}"
-    )
+    task = loop.create_task(_run(live, conversation, turn), name=f"reply-{reply.pk}")
     _tasks[reply.pk] = task
 
     def forget(_task: asyncio.Task) -> None:
@@ -137,6 +143,7 @@ async def inbox() -> str:
         name = _inboxes[loop] = await layer.new_channel()
         _keep(loop.create_task(_listen(layer, name), name="replies-inbox"))
         _keep(loop.create_task(_sweep(), name="replies-sweeper"))
+        _keep(loop.create_task(_save_periodically(), name="replies-saver"))
     return name
 
 
@@ -278,32 +285,18 @@ def view_of(message: Message) -> MessageView:
 # --- the run ---------------------------------------------------------------------------------
 
 
-class _Stopped(Exception):
-    pass
-
-
 async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     publisher = live.publisher = Publisher(conversation.pk, live.message_id)
-    loop = asyncio.get_running_loop()
-    interval = settings.WEBCHAT_SAVE_INTERVAL
-    next_save = loop.time() + interval
     status, error = MessageStatus.COMPLETE, ""
     cancelled = False
-    renewer = loop.create_task(_renew_lease(live))
     try:
         async with open_turn(conversation, turn) as events:
             async for event in events:
                 piece = await _apply(live, conversation, event)
                 if piece:
                     publisher.push(piece)
-                if loop.time() >= next_save:
-                    next_save = loop.time() + interval
-                    if await _save_progress(live):
-                        raise _Stopped
         if live.failure:
             status, error = MessageStatus.FAILED, live.failure
-    except _Stopped:
-        status = MessageStatus.STOPPED
     except asyncio.CancelledError:
         cancelled = not live.stop_requested
         status = MessageStatus.STOPPED if live.stop_requested else MessageStatus.INTERRUPTED
@@ -313,22 +306,13 @@ async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     except Exception:
         log.exception("reply %s failed", live.message_id)
         status, error = MessageStatus.FAILED, "Something went wrong on our side."
-    renewer.cancel()
+    live.finishing = True
     try:
         await _finish(live, conversation, status, error, publisher)
     finally:
         publisher.close()
         if cancelled:
             raise asyncio.CancelledError
-
-
-async def _renew_lease(live: LiveReply) -> None:
-    """Keep the lease while upstream is silent (reasoning, tools): saves only come with events."""
-    while True:
-        await asyncio.sleep(settings.WEBCHAT_LEASE_SECONDS / 3)
-        await Message.objects.filter(pk=live.message_id, status=MessageStatus.STREAMING).aupdate(
-            lease_until=timezone.now() + _lease()
-        )
 
 
 def _explain(exc: UpstreamError) -> str:
@@ -421,23 +405,87 @@ async def _record_start(live: LiveReply, conversation: Conversation, event: Star
         await Conversation.objects.filter(pk=conversation.pk).aupdate(**changes)
 
 
-async def _save_progress(live: LiveReply) -> bool:
-    """One UPDATE with the text so far and a renewed lease; True if a stop was asked for.
+# --- saving: one batch per process about once a second --------------------------------------
 
-    The UPDATE only matches while no stop is asked for, so it is also the check for one.
+
+async def _save_periodically() -> None:
+    """Save every running reply's text so far and renew its lease, all in one thread hop.
+
+    A reply whose row no longer matches (a stop was asked for through the database, or the
+    row is gone) is stopped here, as if its stop message had arrived.
     """
-    if live.stop_requested:
-        return True
-    saved = await Message.objects.filter(
-        pk=live.message_id, stop_requested=False, status=MessageStatus.STREAMING
-    ).aupdate(
-        text=live.full_text,
-        parts=_parts(live),
-        seq=live.seq,
-        lease_until=timezone.now() + _lease(),
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(settings.WEBCHAT_SAVE_INTERVAL)
+        try:
+            await save_progress(loop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("saving replies in progress failed; trying again")
+
+
+async def save_progress(loop: asyncio.AbstractEventLoop) -> None:
+    now = loop.time()
+    renew_after = settings.WEBCHAT_LEASE_SECONDS / 3
+    due = [
+        live
+        for live in list(_live.values())
+        if not live.finishing
+        and _tasks.get(live.message_id) is not None
+        and _tasks[live.message_id].get_loop() is loop
+        and (live.seq != live.saved_seq or now - live.lease_renewed >= renew_after)
+    ]
+    if not due:
+        return
+    lease_until = timezone.now() + _lease()
+    # The rows are read here, on the loop, where the replies change.
+    rows = [(live.message_id, live.full_text, _parts(live), live.seq) for live in due]
+    matched = await sync_to_async(_write_progress)(rows, lease_until)
+    for live, (_, _, _, seq), ok in zip(due, rows, matched, strict=True):
+        live.saved_seq, live.lease_renewed = seq, now
+        if not ok and not live.finishing:
+            _stop_here(live.message_id)
+
+
+def _write_progress(rows: list[tuple[int, str, list, int]], lease_until) -> list[bool]:
+    """One UPDATE per reply in one transaction; each only matches while no stop is asked for."""
+    sql, fields = _progress_statement()
+    prep = [fields[name].get_db_prep_save for name in ("parts", "lease_until")]
+    results = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for message_id, text, parts, seq in rows:
+            cursor.execute(
+                sql,
+                [
+                    text,
+                    prep[0](parts, connection),
+                    seq,
+                    prep[1](lease_until, connection),
+                    message_id,
+                    False,
+                    MessageStatus.STREAMING.value,
+                ],
+            )
+            results.append(cursor.rowcount == 1)
+    return results
+
+
+@functools.cache
+def _progress_statement() -> tuple[str, dict]:
+    # Raw SQL because this runs for every streaming reply every second: the ORM spent more
+    # time building each UPDATE than the database spent running it.
+    meta = Message._meta
+    q = connection.ops.quote_name
+    fields = {f.name: f for f in meta.concrete_fields}
+    column = {name: q(f.column) for name, f in fields.items()}
+    sql = (
+        f"UPDATE {q(meta.db_table)} SET {column['text']} = %s, {column['parts']} = %s, "
+        f"{column['seq']} = %s, {column['lease_until']} = %s "
+        f"WHERE {column['id']} = %s AND {column['stop_requested']} = %s "
+        f"AND {column['status']} = %s"
     )
-    live.stop_requested = not saved
-    return live.stop_requested
+    return sql, fields
 
 
 def _parts(live: LiveReply) -> list[dict]:

@@ -18,6 +18,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from upstream.errors import BadResponse, NotFound, Rejected, StreamBroken, Unavailable
+from upstream.network import AsyncioTransport
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,8 @@ class HttpTransport:
                 base_url=self.base_url,
                 headers=self._headers,
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.read, pool=t.connect),
-                limits=self._limits,
                 follow_redirects=False,
-                transport=self._transport,
+                transport=self._transport or AsyncioTransport(limits=self._limits),
             )
             self._clients[loop] = client
         return client
