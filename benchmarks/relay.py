@@ -305,6 +305,7 @@ async def profile(stack: Stack, layer: str, streams: int, tokens: int) -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
+    show(f"{layer}: warm-up", await measure(stack, layer, streams, 20, tokens))
     show(f"{layer}: profiled", await measure(stack, layer, streams, 20, tokens, on_ready=spy))
     totals: dict[str, int] = {}
     inclusive: dict[str, int] = {}

@@ -12,6 +12,7 @@ errors) and swaps only the socket layer for an asyncio protocol with a buffer.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 from collections.abc import Iterable
@@ -211,16 +212,22 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes tens of milliseconds: once per process, not per event loop.
+    return httpx.create_ssl_context()
+
+
 class AsyncioTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (request mapping, error mapping) over the asyncio backend."""
 
     def __init__(self, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits)
+        super().__init__(verify=_ssl_context(), limits=limits)
         # httpx builds the pool itself with no way to pass a network backend; this is the
         # same pool (plain HTTP/1.1, no proxy) with ours. tests/upstream/test_network.py
         # fails if an httpx upgrade stops reading `_pool`.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
