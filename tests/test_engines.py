@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import uuid
 
 import psycopg
+import pytest
 from channels.layers import ChannelLayerManager
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
+from conversations import fanout
 from emulator.process import ROOT
 from tests.conftest import REDIS_URL
 from webchat.env import cache_config, channel_layers_config
@@ -107,3 +110,38 @@ def test_redis_cache_round_trip():
     assert cache.incr("limit:alice") == 4
     assert cache.get("limit:alice") == 4
     cache.delete("limit:alice")
+
+
+async def test_frames_go_through_redis_only_when_another_process_watches(monkeypatch):
+    """Two layers with their own client prefixes are two processes sharing one Redis."""
+    prefix = f"webchat-test-{uuid.uuid4().hex[:8]}"
+    layers = []
+    for _ in range(2):
+        config = channel_layers_config(REDIS_URL)
+        config["default"]["CONFIG"]["prefix"] = prefix
+        with override_settings(CHANNEL_LAYERS=config):
+            layers.append(ChannelLayerManager()["default"])
+    here, there = layers
+    monkeypatch.setattr(fanout, "get_channel_layer", lambda: here)
+    group = fanout.group_name(7)
+    try:
+        mine = await here.new_channel()
+        await here.group_add(group, mine)
+        # Only this process's socket watches: it is handed the frame, nothing goes to Redis.
+        await fanout.broadcast(7, '{"seq": 1}', recheck=True)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(here.receive(mine), 0.5)
+        theirs = await there.new_channel()
+        await there.group_add(group, theirs)
+        await fanout.broadcast(7, '{"seq": 2}', recheck=True)
+        message = await asyncio.wait_for(there.receive(theirs), 5)
+        assert message["frame"] == '{"seq": 2}' and not fanout.from_elsewhere(message)
+        # This process's socket also gets it by group; it drops what it was handed already.
+        echoed = await asyncio.wait_for(here.receive(mine), 5)
+        assert echoed["frame"] == '{"seq": 2}'
+        await there.group_discard(group, theirs)
+        await fanout.broadcast(7, '{"seq": 3}', recheck=True)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(here.receive(mine), 0.5)
+    finally:
+        await here.flush()
