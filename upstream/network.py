@@ -163,9 +163,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return self._transport.get_extra_info("sockname")
         if info == "server_addr":
             return self._transport.get_extra_info("peername")
-        if info in ("ssl_object", "socket"):
+        if info in ("ssl_object", "socket") and not self._transport.is_closing():
             return self._transport.get_extra_info(info)
         return None
+
+
+async def _connect(connecting, timeout: float | None) -> tuple[asyncio.Transport, _Protocol]:
+    try:
+        async with asyncio.timeout(timeout):
+            return await connecting
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -178,15 +188,10 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[tuple] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(
-                    _Protocol, host, port, local_addr=(local_address, 0) if local_address else None
-                )
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+        local = (local_address, 0) if local_address else None
+        transport, protocol = await _connect(
+            loop.create_connection(_Protocol, host, port, local_addr=local), timeout
+        )
         sock: socket.socket | None = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
@@ -199,13 +204,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[tuple] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_unix_connection(_Protocol, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+        transport, protocol = await _connect(loop.create_unix_connection(_Protocol, path), timeout)
         return AsyncioStream(transport, protocol)
 
     async def sleep(self, seconds: float) -> None:

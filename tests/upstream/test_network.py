@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 import httpcore
 import httpx
 import pytest
+import trustme
 
 from tests.upstream.conftest import make_mistral
 from upstream.errors import StreamBroken, Unavailable
 from upstream.http import Timeouts
-from upstream.network import AsyncioBackend
+from upstream.network import AsyncioBackend, AsyncioStream
 
 
 async def test_the_clients_pool_runs_on_the_asyncio_backend(mistral):
@@ -70,6 +72,39 @@ async def test_a_large_body_arrives_whole_through_flow_control():
         async with httpx.AsyncClient(transport=transport) as client:
             response = await client.get(f"http://127.0.0.1:{port}/")
         assert response.content == body
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_tls_upstreams_are_read_through_the_asyncio_backend():
+    # The real APIs are HTTPS: the handshake goes through `start_tls` on our protocol.
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+
+    async def serve(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsecured")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        transport = httpx.AsyncHTTPTransport()
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=client_context, network_backend=AsyncioBackend()
+        )
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.get(f"https://localhost:{port}/")
+            assert response.text == "secured"
+            assert isinstance(response.extensions["network_stream"], AsyncioStream)
+            # A certificate for another name is refused, as a connection error.
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"https://127.0.0.1:{port}/")
     finally:
         server.close()
         await server.wait_closed()
