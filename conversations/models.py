@@ -42,10 +42,27 @@ class Conversation(models.Model):
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.APP)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
+    # Kept up to date as turns begin and end (`services.refresh_counters`), so the admin lists,
+    # filters and sorts 100,000 conversations without counting their messages.
+    message_count = models.PositiveIntegerField(default=0)
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    last_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
-        indexes = [models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar")]
+        permissions = [
+            ("view_transcript", "Can read transcripts"),
+            ("export_conversation", "Can export conversations"),
+            ("import_conversation", "Can import conversations from a provider"),
+            ("purge_conversation", "Can run the retention purge"),
+            ("export_user_data", "Can export all of a user's data"),
+            ("erase_user_data", "Can erase all of a user's data"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar"),
+            models.Index(fields=["-updated", "-id"], name="conversation_activity"),
+        ]
 
     def __str__(self) -> str:
         return self.display_title
@@ -102,6 +119,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # On PostgreSQL a GIN index on to_tsvector('simple', text) serves the admin's message
+        # search (migration 0003); SQLite searches with LIKE.
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"],
@@ -129,3 +148,38 @@ class Message(models.Model):
     @property
     def is_streaming(self) -> bool:
         return self.status == MessageStatus.STREAMING
+
+
+class DailyUsage(models.Model):
+    """Replies and tokens per day, user, provider, model and origin: kept as replies finish.
+
+    The usage page reads these rows, never the messages. Tokens are what the provider reported;
+    a reply it reported nothing for is counted with tokens estimated from its text (about four
+    characters a token) and in `estimated_replies`, so the page can say how much is a guess.
+    """
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_days"
+    )
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    model = models.CharField(max_length=200, help_text="The model, or the agent it ran as.")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.APP)
+    replies = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed or interrupted replies.")
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    estimated_replies = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily usage"
+        permissions = [("export_dailyusage", "Can export usage")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "owner", "provider", "model", "origin"], name="one_usage_row"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="usage_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id} {self.model}"

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from conversations import fanout, services
+from conversations import fanout, services, usage
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.rendering import StreamingRenderer, render_markdown, snapshot_html
 from conversations.turns import Turn, open_turn
@@ -237,6 +237,8 @@ async def mark_expired_interrupted(conversation_id: int | None = None) -> int:
             error="The server stopped while writing this reply.",
             completed=timezone.now(),
         )
+        if updated:
+            await sync_to_async(_record_interrupted)(message.pk)
         count += updated
     return count
 
@@ -520,7 +522,7 @@ async def _finish(
     )
     if not finished:
         return  # deleted meanwhile, or already marked interrupted by a sweeper
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated=timezone.now())
+    await sync_to_async(_record_finish)(conversation, live.message_id, timezone.now())
     await publisher.flush()
     message = await Message.objects.aget(pk=live.message_id)
     await publisher.send(
@@ -550,6 +552,20 @@ async def _finish(
                         ),
                     }
                 )
+
+
+def _record_finish(conversation: Conversation, message_id: int, now) -> None:
+    """The conversation's counters and activity, and the day's usage, in one transaction."""
+    with transaction.atomic():
+        services.refresh_counters(conversation.pk, updated=now)
+        usage.record_reply(Message.objects.get(pk=message_id), conversation)
+
+
+def _record_interrupted(message_id: int) -> None:
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    with transaction.atomic():
+        services.refresh_counters(message.conversation_id)
+        usage.record_reply(message, message.conversation)
 
 
 class Publisher:

@@ -10,6 +10,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations.choices import Choice, choice_of
@@ -194,6 +196,7 @@ def _store_imported(conversation: Conversation, messages) -> int:
         if conversation.messages.exists():
             return 0
         Message.objects.bulk_create(rows)
+        refresh_counters(conversation.pk)
     return len(rows)
 
 
@@ -214,6 +217,28 @@ def part_to_dict(part) -> dict:
         case "citation":
             return {"kind": "citation", "title": part.title, "url": part.url, "source": part.source}
     return {"kind": "notice", "text": getattr(part, "text", "") or part.kind}
+
+
+# --- counters --------------------------------------------------------------------------------
+
+
+def counter_updates() -> dict:
+    """UPDATE expressions that recount a conversation's messages, tokens and last reply status."""
+    mine = Message.objects.filter(conversation=OuterRef("pk")).order_by().values("conversation")
+    last = Message.objects.filter(conversation=OuterRef("pk"), role=Message.Role.ASSISTANT)
+    return {
+        "message_count": Coalesce(Subquery(mine.annotate(n=Count("id")).values("n")), Value(0)),
+        "tokens_in": Coalesce(Subquery(mine.annotate(n=Sum("usage_input")).values("n")), Value(0)),
+        "tokens_out": Coalesce(
+            Subquery(mine.annotate(n=Sum("usage_output")).values("n")), Value(0)
+        ),
+        "last_status": Coalesce(Subquery(last.order_by("-id").values("status")[:1]), Value("")),
+    }
+
+
+def refresh_counters(conversation_id: int, **changes) -> None:
+    """Recount one conversation (one UPDATE), together with any other `changes` to its row."""
+    Conversation.objects.filter(pk=conversation_id).update(**counter_updates(), **changes)
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -350,5 +375,5 @@ def begin_turn(
             )
         except IntegrityError:
             raise Refused("A reply is still being written.") from None
-        Conversation.objects.filter(pk=conversation.pk).update(updated=now)
+        refresh_counters(conversation.pk, updated=now)
     return user_message, reply

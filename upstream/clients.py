@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import cache
+from typing import TypeVar
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from upstream.http import RetryPolicy, Timeouts
@@ -44,3 +47,24 @@ def mistral() -> MistralClient:
         timeouts=_timeouts(),
         retry=_retry(),
     )
+
+
+T = TypeVar("T")
+
+
+def run(call: Callable[[], Awaitable[T]]) -> T:
+    """Run upstream calls from synchronous code (admin actions, management commands).
+
+    Pools opened for this call's event loop are closed at its end; a pool that already existed
+    (a sync view inside the server's loop) belongs to others and stays open.
+    """
+
+    async def main() -> T:
+        fresh = [c for c in (orq(), mistral()) if not c.http.has_pool()]
+        try:
+            return await call()
+        finally:
+            for client in fresh:
+                await client.http.aclose()
+
+    return async_to_sync(main)()

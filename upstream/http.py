@@ -92,6 +92,10 @@ class HttpTransport:
             self._clients[loop] = client
         return client
 
+    def has_pool(self) -> bool:
+        """Whether this event loop already has a pool (and something else may be using it)."""
+        return asyncio.get_running_loop() in self._clients
+
     async def aclose(self) -> None:
         """Close this loop's pool (call it before the loop ends)."""
         client = self._clients.pop(asyncio.get_running_loop(), None)

@@ -1,0 +1,40 @@
+"""Writing the audit trail: who did what, when, and from which address."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from administration.models import AuditAction, AuditEntry
+
+
+def record(
+    action: AuditAction,
+    summary: str,
+    *,
+    request: HttpRequest | None = None,
+    actor=None,
+    target=None,
+    detail: dict | None = None,
+) -> AuditEntry:
+    """Record one entry. `actor` defaults to the request's user; with neither it is a job."""
+    if actor is None and request is not None:
+        actor = request.user
+    signed_in = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEntry.objects.create(
+        actor=actor if signed_in else None,
+        actor_name=actor.get_username() if signed_in else "system (command line)",
+        action=action,
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        summary=summary,
+        address=client_address(request),
+        detail=detail or {},
+    )
+
+
+def client_address(request: HttpRequest | None) -> str | None:
+    # REMOTE_ADDR: behind a proxy, the proxy must pass the client's address through to daphne
+    # (daphne --proxy-headers), never a header a client can set itself.
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
