@@ -53,9 +53,36 @@ def bob(django_user_model):
 
 @pytest.fixture
 def carol(django_user_model):
-    return django_user_model.objects.create_user(
-        "carol", "carol@example.com", "carol-password-1", is_staff=True
+    """A superuser."""
+    return django_user_model.objects.create_superuser(
+        "carol", "carol@example.com", "carol-password-1"
     )
+
+
+@pytest.fixture
+def dave(django_user_model):
+    """Staff in the Transcript reviewers role."""
+    return _staff_in_role(django_user_model, "dave", "Transcript reviewers")
+
+
+@pytest.fixture
+def erin(django_user_model):
+    """Staff in the Operators role."""
+    return _staff_in_role(django_user_model, "erin", "Operators")
+
+
+def _staff_in_role(user_model, name: str, role: str):
+    from django.contrib.auth.models import Group, Permission
+
+    from administration.roles import sync_roles
+
+    # The roles come from a migration, and transactional tests flush what migrations made.
+    sync_roles(Group, Permission)
+    user = user_model.objects.create_user(
+        name, f"{name}@example.com", f"{name}-password-1", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=role))
+    return user
 
 
 @pytest.fixture

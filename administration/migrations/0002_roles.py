@@ -3,21 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-ROLES = {
-    # Read conversations and transcripts; no export, delete or change.
-    "Transcript reviewers": [
-        ("conversations", "view_conversation"),
-        ("conversations", "view_transcript"),
-    ],
-    # Usage and its export, retention; never a transcript or a conversation list.
-    "Operators": [
-        ("conversations", "view_dailyusage"),
-        ("conversations", "export_dailyusage"),
-        ("conversations", "purge_conversation"),
-        ("administration", "view_tombstone"),
-    ],
-}
-
+from administration.roles import ROLES, sync_roles
 
 def create_roles(apps, schema_editor):
     # Permissions are made after migrations run; roles need them now.
@@ -25,16 +11,7 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            [
-                Permission.objects.get(content_type__app_label=app, codename=codename)
-                for app, codename in codenames
-            ]
-        )
+    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):

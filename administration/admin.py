@@ -1,0 +1,305 @@
+"""The Django admin, made for Webchat's administrators (roles: see migrations/0002_roles.py).
+
+- Conversations: list, filters, search over titles and message text, a read-only transcript
+  (every view of it is audited), delete that reaches the provider first.
+- Audit trail and tombstones: read-only for everyone, superusers included.
+- Usage: a page per day, user and model, read from the daily rollup (administration/usage.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from administration import audit, deletion, search, usage_report
+from administration.filters import DateRangeFilter
+from administration.models import AuditAction, AuditEntry, Tombstone
+from conversations.models import Conversation, DailyUsage, MessageStatus
+
+PAGES_COUNTED_AHEAD = 10
+
+
+class WindowPaginator(Paginator):
+    """Counts at most a few pages past the one shown, never the whole (filtered) table.
+
+    The admin shows page links around the current page; a COUNT(*) over 100,000 rows for that
+    is most of the page's time. The count here stops `PAGES_COUNTED_AHEAD` pages on.
+    """
+
+    def __init__(self, object_list, per_page, *, page: int = 1, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self.limit = (page + PAGES_COUNTED_AHEAD) * per_page + 1
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.values("pk")[: self.limit].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count >= self.limit
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "display_title",
+        "owner",
+        "provider",
+        "model_or_agent",
+        "origin",
+        "message_count",
+        "tokens",
+        "updated",
+        "last_reply",
+    ]
+    list_filter = [
+        "provider",
+        "origin",
+        "last_status",
+        "model",
+        "agent",
+        ("updated", DateRangeFilter),
+    ]
+    list_select_related = ["owner"]
+    search_fields = ["title"]  # and message text: see get_search_results
+    search_help_text = "Titles and the text of every message."
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-updated", "-id"]
+    readonly_fields = [
+        "owner",
+        "provider",
+        "model",
+        "agent",
+        "origin",
+        "title",
+        "upstream_id",
+        "superseded_upstream_ids",
+        "created",
+        "updated",
+        "message_count",
+        "tokens_in",
+        "tokens_out",
+        "last_status",
+    ]
+    fields = readonly_fields
+    change_form_template = "admin/conversations/conversation/transcript.html"
+
+    @admin.display(description="title", ordering="title")
+    def display_title(self, conversation: Conversation) -> str:
+        return conversation.display_title
+
+    @admin.display(description="model or agent")
+    def model_or_agent(self, conversation: Conversation) -> str:
+        return conversation.choice_label
+
+    @admin.display(description="tokens in / out", ordering="tokens_out")
+    def tokens(self, conversation: Conversation) -> str:
+        return f"{conversation.tokens_in:,} / {conversation.tokens_out:,}"
+
+    @admin.display(description="last reply", ordering="last_status")
+    def last_reply(self, conversation: Conversation) -> str | None:
+        status = conversation.last_status
+        if not status:
+            return None
+        label = MessageStatus(status).label
+        if status == MessageStatus.COMPLETE:
+            return label
+        return format_html('<strong class="reply-{}">{}</strong>', status, label)
+
+    # --- permissions: read-only records; delete only through the provider -------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    # --- list --------------------------------------------------------------------------------
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        try:
+            page = max(1, int(request.GET.get("p", 1)))
+        except ValueError:
+            page = 1
+        return WindowPaginator(queryset, per_page, page=page, orphans=orphans)
+
+    def get_search_results(self, request, queryset, search_term):
+        return search.matching(queryset, search_term), False
+
+    # --- transcript --------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        conversation = self.get_object(request, object_id)
+        can_read = request.user.has_perm("conversations.view_transcript")
+        context = {**(extra_context or {}), "can_read_transcript": can_read}
+        if conversation is not None and can_read:
+            context["transcript"] = list(conversation.messages.order_by("id"))
+            audit.record(
+                AuditAction.VIEW_TRANSCRIPT,
+                f"Read the transcript of “{conversation.display_title}” "
+                f"(owner {conversation.owner.get_username()})",
+                request=request,
+                target=conversation,
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    # --- delete: at the provider first --------------------------------------------------------
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            actions["delete_selected"] = (
+                delete_everywhere,
+                "delete_selected",
+                "Delete selected conversations (at the provider first)",
+            )
+        return actions
+
+    def delete_model(self, request, obj) -> None:
+        [outcome] = _delete_and_audit(request, [obj])
+        request._webchat_delete_outcome = outcome
+
+    def response_delete(self, request, obj_display, obj_id):
+        outcome = getattr(request, "_webchat_delete_outcome", None)
+        if outcome is not None and not outcome.deleted:
+            self.message_user(request, f"Not deleted: {outcome}", messages.ERROR)
+            return self.response_post_save_change(request, None)
+        return super().response_delete(request, obj_display, obj_id)
+
+
+def _delete_and_audit(request, conversations) -> list[deletion.Outcome]:
+    outcomes = deletion.delete_everywhere(conversations, reason="admin")
+    for conversation, outcome in zip(conversations, outcomes, strict=True):
+        audit.record(
+            AuditAction.DELETE,
+            ("Deleted " if outcome.deleted else "Could not delete ") + str(outcome),
+            request=request,
+            target=conversation,
+            detail={"upstream": outcome.upstream, "deleted": outcome.deleted},
+        )
+    return outcomes
+
+
+@admin.action(permissions=["delete"])
+def delete_everywhere(modeladmin, request, queryset: QuerySet):
+    if not request.POST.get("post"):
+        return delete_selected(modeladmin, request, queryset)  # Django's confirmation page
+    for outcome in _delete_and_audit(request, list(queryset.select_related("owner"))):
+        level = messages.SUCCESS if outcome.deleted else messages.ERROR
+        modeladmin.message_user(request, str(outcome), level)
+    return None
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records nobody may add, change or delete, superusers included."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created", "actor_name", "action", "summary", "address"]
+    list_filter = ["action", ("created", DateRangeFilter)]
+    search_fields = ["summary", "actor_name", "target_id"]
+    date_hierarchy = "created"
+    show_full_result_count = False
+
+    def get_actions(self, request):
+        return {}
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(ReadOnlyAdmin):
+    list_display = [
+        "deleted",
+        "conversation_id",
+        "owner_name",
+        "provider",
+        "reason",
+        "upstream_result",
+    ]
+    list_filter = ["reason", "provider", ("deleted", DateRangeFilter)]
+    search_fields = ["owner_name", "upstream_id", "title"]
+
+    def get_actions(self, request):
+        return {}
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(ReadOnlyAdmin):
+    """The usage page replaces the row list: a chart and a table over a date range."""
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_view)
+        return [
+            path("export.csv", export, name="conversations_dailyusage_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        start, end, group = _usage_params(request)
+        report = usage_report.build(start, end, group)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage",
+            "opts": self.model._meta,
+            "report": report,
+            "chart": mark_safe(usage_report.chart_svg(report.days)),  # numbers and dates only
+            "groups": list(usage_report.GROUPS),
+            "can_export": request.user.has_perm("conversations.export_dailyusage"),
+            "query": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "administration/usage.html", context)
+
+    def export_view(self, request):
+        if not request.user.has_perm("conversations.export_dailyusage"):
+            raise PermissionDenied
+        from administration import exports  # TODO(top-level once exports.py lands)
+
+        start, end, _ = _usage_params(request)
+        rows = DailyUsage.objects.filter(day__gte=start, day__lte=end).select_related("owner")
+        audit.record(
+            AuditAction.EXPORT,
+            f"Exported usage from {start} to {end} as CSV",
+            request=request,
+            detail={"start": start.isoformat(), "end": end.isoformat()},
+        )
+        response = StreamingHttpResponse(exports.iter_usage_csv(rows.order_by("day", "id")),
+                                         content_type="text/csv")  # fmt: skip
+        response["Content-Disposition"] = f'attachment; filename="usage-{start}-{end}.csv"'
+        return response
+
+
+def _usage_params(request) -> tuple:
+    start, end = usage_report.default_range()
+    try:
+        start = datetime.date.fromisoformat(request.GET.get("start") or start.isoformat())
+        end = datetime.date.fromisoformat(request.GET.get("end") or end.isoformat())
+    except ValueError:
+        start, end = usage_report.default_range()
+    if end < start:
+        start, end = end, start
+    end = min(end, start + datetime.timedelta(days=366))  # a year at most on one page
+    group = request.GET.get("group", "day")
+    return start, end, group if group in usage_report.GROUPS else "day"
