@@ -16,13 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from administration import audit, deletion, search, usage_report
+from administration import audit, deletion, retention, search, usage_report
 from administration.filters import DateRangeFilter
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus
@@ -239,9 +240,38 @@ class TombstoneAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["reason", "provider", ("deleted", DateRangeFilter)]
     search_fields = ["owner_name", "upstream_id", "title"]
+    change_list_template = "administration/tombstone_change_list.html"
 
     def get_actions(self, request):
         return {}
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.retention_view)
+        return [path("retention/", view, name="administration_retention"), *super().get_urls()]
+
+    def retention_view(self, request):
+        """The policy, what it would delete now, and a button that does it (POST, CSRF)."""
+        if not request.user.has_perm("conversations.purge_conversation"):
+            raise PermissionDenied
+        policy = retention.Policy.from_settings()
+        if request.method == "POST":
+            outcomes = retention.purge(request=request)
+            deleted = sum(o.deleted for o in outcomes)
+            self.message_user(request, f"Retention purge: {deleted} conversation(s) deleted.")
+            for outcome in (o for o in outcomes if not o.deleted):
+                self.message_user(request, str(outcome), messages.ERROR)
+            return redirect("admin:administration_tombstone_changelist")
+        candidates = retention.expired(policy)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retention",
+            "opts": self.model._meta,
+            "policy": policy.describe(),
+            "active": bool(policy.default_days or any(policy.by_origin.values())),
+            "count": candidates.count(),
+            "first": [retention.describe(c) for c in candidates[:50]],
+        }
+        return TemplateResponse(request, "administration/retention.html", context)
 
 
 @admin.register(DailyUsage)

@@ -134,6 +134,12 @@ WEBCHAT_PAGE_SIZE = 30
 # A streaming reply's text is saved this often (one UPDATE), and its lease lasts this long.
 WEBCHAT_SAVE_INTERVAL = env_float("WEBCHAT_SAVE_INTERVAL", 1.0, minimum=0.05)
 WEBCHAT_LEASE_SECONDS = env_float("WEBCHAT_LEASE_SECONDS", 30.0, minimum=1)
+# Retention: conversations idle longer than this many days are purged (0: kept for ever), with
+# per-origin overrides such as "widget=30,import=365" (0 there keeps that origin for ever).
+WEBCHAT_RETENTION_DAYS = env_int("WEBCHAT_RETENTION_DAYS", 0, minimum=0)
+WEBCHAT_RETENTION_BY_ORIGIN = {
+    origin: int(days) for origin, days in env_pairs("WEBCHAT_RETENTION_BY_ORIGIN").items()
+}
 
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)
