@@ -6,6 +6,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("ORQ_API_KEY", "test-orq-key")
 os.environ.setdefault("ORQ_PROJECT_ID", "prj_01kfd2test0000000000000000")
 os.environ.setdefault("MISTRAL_API_KEY", "test-mistral-key")
+os.environ.setdefault("DJANGO_HTTPS", "0")  # the test client and the e2e servers speak plain HTTP
 
 from webchat.settings import *  # noqa: F403
 from webchat.settings import STORAGES
