@@ -12,6 +12,8 @@ import datetime
 
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -23,7 +25,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from administration import audit, deletion, retention, search, usage_report
+from administration import audit, deletion, retention, search, usage_report, users
 from administration.filters import DateRangeFilter
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus
@@ -203,6 +205,41 @@ def delete_everywhere(modeladmin, request, queryset: QuerySet):
     return None
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete made through this admin also goes to the audit trail."""
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        _audit_log_entry(request, AuditAction.ADD, obj, entry)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        _audit_log_entry(request, AuditAction.CHANGE, obj, entry)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit.record(
+                AuditAction.DELETE,
+                f"Deleted {obj._meta.verbose_name} “{obj}”",
+                request=request,
+                target=obj,
+            )
+        return super().log_deletions(request, queryset)
+
+
+def _audit_log_entry(request, action: AuditAction, obj, entry) -> None:
+    what = entry.get_change_message() if entry is not None else ""
+    verb = "Added" if action == AuditAction.ADD else "Changed"
+    audit.record(
+        action,
+        f"{verb} {obj._meta.verbose_name} “{obj}”" + (f": {what}" if what else ""),
+        request=request,
+        target=obj,
+    )
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records nobody may add, change or delete, superusers included."""
 
@@ -333,3 +370,50 @@ def _usage_params(request) -> tuple:
     end = min(end, start + datetime.timedelta(days=366))  # a year at most on one page
     group = request.GET.get("group", "day")
     return start, end, group if group in usage_report.GROUPS else "day"
+
+
+# --- users: audited, and one person's data exported or erased ---------------------------------
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    pass
+
+
+@admin.register(User)
+class WebchatUserAdmin(AuditedAdmin, UserAdmin):
+    actions = ["erase_data"]
+
+    @admin.action(description="Erase all their conversations and usage (upstream too)",
+                  permissions=["erase_user_data"])  # fmt: skip
+    def erase_data(self, request, queryset):
+        if not request.POST.get("confirmed"):
+            return TemplateResponse(
+                request,
+                "administration/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase user data",
+                    "opts": self.model._meta,
+                    "users": [
+                        (user, user.conversations.count()) for user in queryset.order_by("id")
+                    ],
+                    "action": "erase_data",
+                },
+            )
+        for user in queryset.order_by("id"):
+            outcomes = users.erase_user_data(user, request=request)
+            kept = [o for o in outcomes if not o.deleted]
+            self.message_user(
+                request,
+                f"{user.get_username()}: {len(outcomes) - len(kept)} conversation(s) erased.",
+            )
+            for outcome in kept:
+                self.message_user(request, f"Kept {outcome}", messages.ERROR)
+        return None
+
+    def has_erase_user_data_permission(self, request) -> bool:
+        return request.user.has_perm("conversations.erase_user_data")
