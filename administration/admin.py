@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from administration import audit, deletion, retention, search, usage_report, users
-from administration.filters import DateRangeFilter
+from administration.filters import DateRangeFilter, ModelOrAgentFilter
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus
 
@@ -70,8 +70,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "provider",
         "origin",
         "last_status",
-        "model",
-        "agent",
+        ModelOrAgentFilter,
         ("updated", DateRangeFilter),
     ]
     list_select_related = ["owner"]

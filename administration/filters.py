@@ -8,6 +8,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from conversations.choices import available_choices
+
 
 class DateRangeFilter(admin.FieldListFilter):
     """`<field>__from` and `<field>__to` (inclusive days) from a small form of two date inputs."""
@@ -68,3 +70,23 @@ def _day(value) -> datetime.date | None:
 
 def _midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+class ModelOrAgentFilter(admin.SimpleListFilter):
+    """The configured models and agents: the options come from settings, not a DISTINCT scan."""
+
+    title = "model or agent"
+    parameter_name = "choice"
+
+    def lookups(self, request, model_admin):
+        return [
+            (f"{c.kind}:{c.name}", f"{c.provider_label}: {c.label}") for c in available_choices()
+        ]
+
+    def queryset(self, request, queryset):
+        kind, _, name = (self.value() or "").partition(":")
+        if kind == "model":
+            return queryset.filter(model=name, agent="")
+        if kind == "agent":
+            return queryset.filter(agent=name)
+        return queryset

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from conversations.models import Message
+
+# Up to this many conversations with a matching message are looked up first, by id.
+FEW = 1000
 
 
 def matching(conversations: QuerySet, term: str) -> QuerySet:
     """Conversations whose title contains `term` or with a message that matches it.
 
-    PostgreSQL: full-text search over message text through the GIN index of migration
-    conversations/0003 (the `SearchVector` below compiles to that index's expression).
+    PostgreSQL: full-text search over message text (the GIN index of conversations/0003; the
+    `SearchVector` below compiles to its expression) and a trigram index for titles (0006).
+    A rare term is looked up in the message index first and the conversations fetched by id,
+    with the title match beside it; a common one is checked conversation by conversation in
+    the list's order, which finds a page of matches after a few rows. (One query for both
+    shapes scans every conversation for one of them: 200 ms to 1 s at 100,000.)
     SQLite: a substring match, fine at the size SQLite is the default for.
     """
     term = term.strip()
     if not term:
         return conversations
-    if connection.vendor == "postgresql":
-        messages = Message.objects.annotate(document=SearchVector("text", config="simple")).filter(
-            document=SearchQuery(term, config="simple", search_type="websearch")
-        )
-    else:
+    if connection.vendor != "postgresql":
         messages = Message.objects.filter(text__icontains=term)
-    # An IN over the matching messages lets PostgreSQL start from the index, not the table.
+        return conversations.filter(
+            Q(title__icontains=term) | Q(pk__in=messages.values("conversation_id"))
+        )
+    messages = Message.objects.annotate(document=SearchVector("text", config="simple")).filter(
+        document=SearchQuery(term, config="simple", search_type="websearch")
+    )
+    ids = list(messages.values_list("conversation_id", flat=True).distinct()[: FEW + 1])
+    if len(ids) <= FEW:
+        return conversations.filter(Q(title__icontains=term) | Q(pk__in=ids))
     return conversations.filter(
-        Q(title__icontains=term) | Q(pk__in=messages.values("conversation_id"))
+        Q(title__icontains=term) | Exists(messages.filter(conversation_id=OuterRef("pk")))
     )

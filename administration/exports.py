@@ -1,0 +1,371 @@
+"""Exporting conversations (JSON, a zip of Markdown) and usage (CSV), streamed in flat memory.
+
+Every exporter is a generator of chunks, so the admin hands it to a `StreamingHttpResponse` and
+`manage.py export_conversations` writes it to a file; neither ever holds the whole export.
+Conversations are read in batches by id, with their messages in one query per batch: memory
+and the number of queries follow the number of batches, not of conversations.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import itertools
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from operator import attrgetter
+
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+from django.utils.text import slugify
+
+from conversations.models import Conversation, Message, MessageStatus
+
+FORMAT = "webchat-export"
+VERSION = 1
+BATCH_SIZE = 200  # conversations per query; their messages come in one more query
+MESSAGE_CHUNK = 100  # message rows fetched from the cursor at a time
+SUMMARY_LIMIT = 500  # characters of a tool's arguments or result shown in Markdown
+USAGE_COLUMNS = [
+    "day",
+    "user",
+    "provider",
+    "model",
+    "origin",
+    "replies",
+    "failures",
+    "tokens_in",
+    "tokens_out",
+    "estimated_replies",
+]
+# OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- which conversations ----------------------------------------------------------------------
+
+
+def conversation_filters(
+    queryset: QuerySet,
+    *,
+    owner=None,
+    provider: str | None = None,
+    origin: str | None = None,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    last_status: str | None = None,
+) -> QuerySet:
+    """Narrow conversations; `since`/`until` are inclusive days of last activity (`updated`).
+
+    `updated`, like the admin's date filter: an export "since Monday" is meant to catch the
+    conversations that went on since Monday, not only those started then.
+    """
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    if provider:
+        queryset = queryset.filter(provider=provider)
+    if origin:
+        queryset = queryset.filter(origin=origin)
+    if since is not None:
+        queryset = queryset.filter(updated__gte=_midnight(since))
+    if until is not None:
+        queryset = queryset.filter(updated__lt=_midnight(until + datetime.timedelta(days=1)))
+    if last_status:
+        queryset = queryset.filter(last_status=last_status)
+    return queryset
+
+
+def usage_filters(
+    queryset: QuerySet,
+    *,
+    owner=None,
+    provider: str | None = None,
+    origin: str | None = None,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+) -> QuerySet:
+    """Narrow `DailyUsage` rows: the conversation filters that a daily rollup has (inclusive)."""
+    if owner is not None:
+        queryset = queryset.filter(owner=owner)
+    if provider:
+        queryset = queryset.filter(provider=provider)
+    if origin:
+        queryset = queryset.filter(origin=origin)
+    if since is not None:
+        queryset = queryset.filter(day__gte=since)
+    if until is not None:
+        queryset = queryset.filter(day__lte=until)
+    return queryset
+
+
+def with_messages(
+    conversations: QuerySet, *, batch_size: int = BATCH_SIZE
+) -> Iterator[tuple[Conversation, Iterator[Message]]]:
+    """Each conversation (in id order, owner loaded) with an iterator over its messages.
+
+    Two queries per batch of `batch_size` conversations. Consume a conversation's messages
+    before asking for the next conversation: they are read from one cursor shared by the batch.
+    `conversations` must not be sliced (the batches are slices of it).
+    """
+    ordered = conversations.select_related("owner").order_by("pk")
+    last_id = 0
+    while True:
+        # Keyset, not OFFSET: each batch starts where the last ended, in constant time.
+        batch = list(ordered.filter(pk__gt=last_id)[:batch_size])
+        if not batch:
+            return
+        rows = (
+            Message.objects.filter(conversation_id__in=[c.pk for c in batch])
+            .order_by("conversation_id", "id")
+            .iterator(chunk_size=MESSAGE_CHUNK)
+        )
+        groups = itertools.groupby(rows, key=attrgetter("conversation_id"))
+        group = next(groups, None)
+        for conversation in batch:
+            if group is not None and group[0] == conversation.pk:
+                yield conversation, group[1]
+                group = next(groups, None)
+            else:
+                yield conversation, iter(())
+        if len(batch) < batch_size:
+            return
+        last_id = batch[-1].pk
+
+
+# --- JSON: everything we store ----------------------------------------------------------------
+
+
+def iter_json(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+    """One JSON document, a conversation a line, with every stored field of it and its messages.
+
+    Lossless: every concrete field, by its model's own list (a new field is exported without
+    changing this), including the reply runner's lease fields; timestamps are ISO 8601 with
+    microseconds and offset. The owner is given by username and id.
+    """
+    exported = json.dumps(timezone.now().isoformat())
+    yield f'{{"format": "{FORMAT}", "version": {VERSION}, "exported": {exported}, "conversations": ['
+    separator = "\n"
+    for conversation, messages in with_messages(conversations, batch_size=batch_size):
+        record = _fields(conversation)
+        record["owner"] = conversation.owner.get_username()
+        record["owner_id"] = conversation.owner_id
+        record["messages"] = [_fields(m, skip={"conversation"}) for m in messages]
+        yield separator + json.dumps(record, ensure_ascii=False, default=_json_default)
+        separator = ",\n"
+    yield "\n]}\n"
+
+
+def _fields(instance: Model, *, skip: frozenset[str] | set[str] = frozenset()) -> dict:
+    return {
+        field.name: field.value_from_object(instance)
+        for field in instance._meta.concrete_fields
+        if field.name not in skip
+    }
+
+
+def _json_default(value):
+    # Not DjangoJSONEncoder: it cuts datetimes to milliseconds, which would not be lossless.
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    raise TypeError(f"cannot export a {type(value).__name__}")
+
+
+# --- Markdown: a zip of readable transcripts --------------------------------------------------
+
+
+class _ZipStream:
+    """Where zipfile writes: kept only until the caller takes it; no seek, so it never goes back.
+
+    Without `seek`, zipfile writes each entry's sizes after its data (a data descriptor), which
+    is what lets a zip stream out while it is written.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._position = 0
+
+    def write(self, data) -> int:
+        self._buffer += data
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+
+def iter_markdown_zip(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
+    """A zip of one Markdown transcript per conversation, `0001-<title>-<id>.md`, in id order.
+
+    Memory holds one conversation at a time, plus the zip's directory (its entries' names and
+    offsets, which the format writes at the end): under a kilobyte per conversation.
+    """
+    stream = _ZipStream()
+    with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
+        pairs = with_messages(conversations, batch_size=batch_size)
+        for index, (conversation, messages) in enumerate(pairs, start=1):
+            entry = zipfile.ZipInfo(
+                markdown_name(conversation, index), date_time=_zip_time(conversation.updated)
+            )
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16  # a plain readable file once unzipped
+            archive.writestr(entry, conversation_markdown(conversation, messages).encode())
+            yield stream.take()
+    yield stream.take()  # the central directory, written on close
+
+
+def markdown_name(conversation: Conversation, index: int) -> str:
+    slug = slugify(conversation.title)[:60].strip("-") or "conversation"
+    return f"{index:04d}-{slug}-{conversation.pk}.md"
+
+
+def conversation_markdown(conversation: Conversation, messages: Iterable[Message]) -> str:
+    """A transcript for people: what was said, by whom, when, and what the replies cost."""
+    title = " ".join(conversation.display_title.split())
+    lines = [
+        f"# {title}",
+        "",
+        f"- Owner: {conversation.owner.get_username()}",
+        f"- Provider: {conversation.get_provider_display()}",
+        f"- Agent: {conversation.agent}"
+        if conversation.agent
+        else f"- Model: {conversation.model}",
+        f"- Origin: {conversation.get_origin_display()}",
+        f"- Created: {_when(conversation.created)}",
+        f"- Updated: {_when(conversation.updated)}",
+        f"- Messages: {conversation.message_count}; tokens {conversation.tokens_in:,} in, "
+        f"{conversation.tokens_out:,} out",
+        f"- Webchat id: {conversation.pk}"
+        + (f"; upstream id: {conversation.upstream_id}" if conversation.upstream_id else ""),
+    ]
+    for message in messages:
+        lines += ["", "---", "", *_message_lines(message)]
+    return "\n".join(lines) + "\n"
+
+
+def _message_lines(message: Message) -> list[str]:
+    heading = f"## {message.get_role_display()} · {_when(message.created)}"
+    if message.status != MessageStatus.COMPLETE:
+        heading += f" · {message.get_status_display()}"
+    lines = [heading, ""]
+    if message.role == Message.Role.ASSISTANT:
+        lines += [f"*{_reply_facts(message)}*", ""]
+    if message.error:
+        lines += [f"> **Error:** {' '.join(message.error.split())}", ""]
+    if message.reasoning:
+        lines += ["> **Reasoning**", ">", *_quoted(message.reasoning), ""]
+    notices = [p for p in message.parts if p.get("kind") == "notice"]
+    summaries = [_part_summary(p) for p in [*message.tools, *notices]]
+    if summaries:
+        lines += [*summaries, ""]
+    lines.append(message.text or "*(no text)*")
+    return lines
+
+
+def _reply_facts(message: Message) -> str:
+    facts = [f"model {message.model}" if message.model else "model not reported"]
+    if message.usage_input is not None or message.usage_output is not None:
+        usage = f"tokens {message.usage_input or 0:,} in, {message.usage_output or 0:,} out"
+        if message.usage_total is not None:
+            usage += f", {message.usage_total:,} total"
+        facts.append(usage)
+    else:
+        facts.append("usage not reported")
+    if message.completed:
+        facts.append(f"finished {_when(message.completed)}")
+    return "; ".join(facts)
+
+
+def _part_summary(part: dict) -> str:
+    match part.get("kind"):
+        case "tool_call":
+            return f"- Tool call `{part.get('name', '?')}`: {_short(part.get('arguments'))}"
+        case "tool_result" if part.get("error"):
+            return f"- Tool failed: {_short(part['error'])}"
+        case "tool_result":
+            return f"- Tool result: {_short(part.get('result'))}"
+        case "citation":
+            title = part.get("title") or part.get("source") or "source"
+            return (
+                f"- Source: [{title}]({part['url']})" if part.get("url") else f"- Source: {title}"
+            )
+    return f"- Note: {_short(part.get('text'))}"
+
+
+def _short(value) -> str:
+    if value is None or value == "":
+        return "(nothing)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    if len(text) > SUMMARY_LIMIT:
+        text = text[: SUMMARY_LIMIT - 1] + "…"
+    # In backticks, so Markdown in a tool's output cannot restyle the transcript.
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}"
+
+
+def _quoted(text: str) -> list[str]:
+    return [f"> {line}".rstrip() for line in text.splitlines()]
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    if moment is None:
+        return "unknown"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def _zip_time(moment: datetime.datetime) -> tuple[int, int, int, int, int, int]:
+    # Zip timestamps are local wall time from 1980 to 2107, without a zone.
+    local = timezone.localtime(moment)
+    clamped = min(max(local.year, 1980), 2107)
+    return (clamped, local.month, local.day, local.hour, local.minute, local.second)
+
+
+# --- usage as CSV -----------------------------------------------------------------------------
+
+
+class _Line:
+    """csv.writer's file: hands back each row instead of keeping it (Django's streaming CSV)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def iter_usage_csv(rows: Iterable) -> Iterator[str]:
+    """`DailyUsage` rows as CSV with a header; text a spreadsheet would run is defused."""
+    if isinstance(rows, QuerySet):
+        rows = rows.select_related("owner").iterator(chunk_size=2000)
+    writer = csv.writer(_Line())
+    yield writer.writerow(USAGE_COLUMNS)
+    for row in rows:
+        yield writer.writerow(
+            [
+                row.day.isoformat(),
+                spreadsheet_safe(row.owner.get_username()),
+                spreadsheet_safe(row.provider),
+                spreadsheet_safe(row.model),
+                spreadsheet_safe(row.origin),
+                row.replies,
+                row.failures,
+                row.tokens_in,
+                row.tokens_out,
+                row.estimated_replies,
+            ]
+        )
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A leading `'` makes a spreadsheet show `=1+1` as text instead of computing it."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))

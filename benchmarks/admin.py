@@ -1,0 +1,241 @@
+"""Admin benchmark on PostgreSQL: 100,000 conversations and 1,000,000 messages.
+
+Measures the server time of the admin's conversation list, a full-text search over message
+text, a 500-message transcript and a 90-day usage page (median of rounds of requests through
+Django's test client, as a superuser), and an export of 10,000 conversations as JSON with its
+peak memory. The data is made by SQL in a scratch database that is dropped at the end.
+
+    python benchmarks/admin.py            # BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test
+    python benchmarks/admin.py --keep     # keep the database (its URL is printed) for another run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+CONVERSATIONS = 100_000
+MESSAGES = 1_000_000
+LONG = 500  # messages in the transcript measured
+WORDS = (
+    "budget holiday release hiring incident roadmap invoice contract launch review design "
+    "customer support pricing migration database latency outage feature sprint retro quarter "
+    "forecast vendor security audit onboarding training policy benefits office travel expense"
+).split()
+
+
+def create_database(keep_name: str | None) -> tuple[str, str]:
+    name = keep_name or f"webchat_bench_{uuid.uuid4().hex[:8]}"
+    base, _, _ = ADMIN_URL.rpartition("/")
+    if not keep_name:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    return name, f"{base}/{name}"
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def populate(url: str) -> None:
+    """Users, conversations, messages and 90 days of usage, all made inside PostgreSQL."""
+    words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+    per = MESSAGES // CONVERSATIONS
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name,"
+            " email, is_staff, is_active, date_joined)"
+            " SELECT '!', false, 'user' || i, '', '', '', false, true, now()"
+            " FROM generate_series(1, 200) i"
+        )
+        db.execute(
+            "INSERT INTO conversations_conversation (owner_id, provider, model, agent, upstream_id,"
+            " superseded_upstream_ids, turn_ref, title, titled, origin, created, updated,"
+            " message_count, tokens_in, tokens_out, last_status)"
+            " SELECT (SELECT min(id) FROM auth_user) + i % 200,"
+            " CASE WHEN i % 2 = 0 THEN 'orq' ELSE 'mistral' END,"
+            " CASE WHEN i % 2 = 0 THEN 'openai/gpt-4o' ELSE 'mistral-small-latest' END, '',"
+            " 'conv_' || i, '[]', '',"
+            f" initcap(({words})[1 + i % {len(WORDS)}]) || ' ' || i, true,"
+            " CASE WHEN i % 10 = 0 THEN 'widget' ELSE 'app' END,"
+            " now() - (i || ' minutes')::interval, now() - (i || ' minutes')::interval,"
+            f" {per}, {per} * 40, {per} * 120, 'complete'"
+            f" FROM generate_series(1, {CONVERSATIONS}) i"
+        )
+        # Ten messages each; every text 24 words from the vocabulary plus a unique token.
+        db.execute(
+            "INSERT INTO conversations_message (conversation_id, role, text, html, parts, status,"
+            " error, model, usage_input, usage_output, usage_total, upstream_id, seq, runner,"
+            " stop_requested, created, completed)"
+            " SELECT c.id + m / " + str(per) + ","
+            " CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END,"
+            f" t.text, '<p>' || t.text || '</p>', '[]', 'complete', '',"
+            " 'mistral-small-latest', 40, 120, 160, '', 0, '', false, now(), now()"
+            f" FROM generate_series(0, {MESSAGES - 1}) m"
+            " CROSS JOIN (SELECT min(id) AS id FROM conversations_conversation) c"
+            " CROSS JOIN LATERAL (SELECT array_to_string(ARRAY("
+            f"   SELECT ({words})[1 + ((m::bigint * 7919 + k * 104729) % {len(WORDS)})]"
+            "   FROM generate_series(1, 24) k), ' ') || ' token' || m AS text) t"
+        )
+        # One long conversation for the transcript.
+        db.execute(
+            "INSERT INTO conversations_message (conversation_id, role, text, html, parts, status,"
+            " error, model, usage_input, usage_output, usage_total, upstream_id, seq, runner,"
+            " stop_requested, created, completed)"
+            " SELECT (SELECT max(id) FROM conversations_conversation),"
+            " CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END,"
+            " repeat('A paragraph of a long answer. ', 20), "
+            " '<p>' || repeat('A paragraph of a long answer. ', 20) || '</p>', '[]', 'complete',"
+            " '', 'mistral-small-latest', 40, 120, 160, '', 0, '', false, now(), now()"
+            f" FROM generate_series(1, {LONG}) m"
+        )
+        db.execute(
+            f"UPDATE conversations_conversation SET message_count = message_count + {LONG}"
+            " WHERE id = (SELECT max(id) FROM conversations_conversation)"
+        )
+        db.execute(
+            "INSERT INTO conversations_dailyusage (day, owner_id, provider, model, origin, replies,"
+            " failures, tokens_in, tokens_out, estimated_replies)"
+            " SELECT current_date - d, (SELECT min(id) FROM auth_user) + u, 'orq', 'model-' || mo,"
+            " 'app', 50, 1, 2000, 6000, 0"
+            " FROM generate_series(0, 89) d, generate_series(0, 199) u, generate_series(0, 2) mo"
+        )
+        db.execute("ANALYZE")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", metavar="DATABASE", nargs="?", const="", default=None)
+    args = parser.parse_args()
+    name, url = create_database(args.keep or None)
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="webchat.settings",
+        WEBCHAT_DEMO="1",
+        ORQ_API_KEY="bench",
+        MISTRAL_API_KEY="bench",
+        LOG_LEVEL="WARNING",
+        DJANGO_ALLOWED_HOSTS="testserver",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    began = time.monotonic()
+    print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
+          f"{os.cpu_count()} cores · {time.strftime('%Y-%m-%d %H:%M %Z')} · {name}", flush=True)  # fmt: skip
+    try:
+        if not args.keep:
+            call_command("migrate", verbosity=0)
+            populate(url)
+            print(f"populated in {time.monotonic() - began:.0f} s", flush=True)
+        results = measure()
+    finally:
+        if args.keep is None:
+            drop_database(name)
+        else:
+            print(f"kept {url}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "admin.json").write_text(json.dumps(results, indent=2))
+
+
+def measure() -> dict:
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    from conversations.models import Conversation
+
+    carol, _ = User.objects.get_or_create(
+        username="bench-carol", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(carol)
+    long = Conversation.objects.order_by("-id").first()
+    changelist = reverse("admin:conversations_conversation_changelist")
+    pages = {
+        "conversation list (first page)": (changelist, {}),
+        "conversation list (page 100)": (changelist, {"p": "100"}),
+        "search over message text ('token777777')": (changelist, {"q": "token777777"}),
+        "search over message text ('quarter forecast')": (changelist, {"q": "quarter forecast"}),
+        "transcript of 500 messages": (
+            reverse("admin:conversations_conversation_change", args=[long.pk]), {}),
+        "usage, 90 days by day": (
+            reverse("admin:conversations_dailyusage_changelist"),
+            {"start": _days_ago(89), "end": _days_ago(0)}),
+        "usage, 90 days by user": (
+            reverse("admin:conversations_dailyusage_changelist"),
+            {"start": _days_ago(89), "end": _days_ago(0), "group": "user"}),
+    }  # fmt: skip
+    results: dict = {"machine": platform.node(), "date": time.strftime("%Y-%m-%d"), "pages": {}}
+    for label, (url, params) in pages.items():
+        times = []
+        for _ in range(3):
+            client.get(url, params)  # warm
+        for _ in range(15):
+            started = time.perf_counter()
+            response = client.get(url, params)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (label, response.status_code)
+        # Counted with a wrapper: a pooled connection is handed back after each request, so
+        # Django's own query log (CaptureQueriesContext) starts empty on the next one.
+        executed: list[str] = []
+        with connection.execute_wrapper(
+            lambda run, sql, *rest: executed.append(sql) or run(sql, *rest)
+        ):
+            client.get(url, params)
+        median = statistics.median(times)
+        results["pages"][label] = {"p50_ms": median, "queries": len(executed)}
+        print(f"{label:<46} {median:8.1f} ms  {len(executed):3d} queries", flush=True)
+    results["export"] = measure_export()
+    return results
+
+
+def measure_export() -> dict:
+    from conversations.models import Conversation
+
+    try:
+        from administration import exports
+    except ImportError:
+        print("export: administration/exports.py is not there yet")
+        return {}
+    ids = list(Conversation.objects.order_by("id").values_list("id", flat=True)[:10_000])
+    queryset = Conversation.objects.filter(id__in=ids)
+    tracemalloc.start()
+    started = time.perf_counter()
+    size = 0
+    for chunk in exports.iter_json(queryset):
+        size += len(chunk)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"export of 10,000 conversations as JSON: {seconds:.1f} s, {size / 2**20:.1f} MiB, "
+          f"peak Python memory {peak / 2**20:.1f} MiB")  # fmt: skip
+    return {"seconds": seconds, "bytes": size, "peak_bytes": peak}
+
+
+def _days_ago(days: int) -> str:
+    import datetime
+
+    return (datetime.date.today() - datetime.timedelta(days=days)).isoformat()
+
+
+if __name__ == "__main__":
+    main()
