@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -21,14 +23,15 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from administration import audit, deletion, retention, search, usage_report, users
+from administration import audit, deletion, exports, imports, retention, search, usage_report, users
 from administration.filters import DateRangeFilter, ModelOrAgentFilter
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations.models import Conversation, DailyUsage, MessageStatus
+from conversations.models import Conversation, DailyUsage, Message, MessageStatus, Provider
 
 PAGES_COUNTED_AHEAD = 10
 
@@ -147,7 +150,9 @@ class ConversationAdmin(admin.ModelAdmin):
         can_read = request.user.has_perm("conversations.view_transcript")
         context = {**(extra_context or {}), "can_read_transcript": can_read}
         if conversation is not None and can_read:
-            context["transcript"] = list(conversation.messages.order_by("id"))
+            context["transcript"] = [
+                TranscriptEntry.of(m) for m in conversation.messages.order_by("id")
+            ]
             audit.record(
                 AuditAction.VIEW_TRANSCRIPT,
                 f"Read the transcript of “{conversation.display_title}” "
@@ -156,6 +161,60 @@ class ConversationAdmin(admin.ModelAdmin):
                 target=conversation,
             )
         return super().change_view(request, object_id, form_url, context)
+
+    # --- export ------------------------------------------------------------------------------
+
+    actions = ["export_json", "export_markdown"]
+
+    @admin.action(description="Export selected as JSON (everything we store)",
+                  permissions=["export_conversation"])  # fmt: skip
+    def export_json(self, request, queryset):
+        return _export(request, queryset, "json")
+
+    @admin.action(description="Export selected as Markdown (a zip, one file each)",
+                  permissions=["export_conversation"])  # fmt: skip
+    def export_markdown(self, request, queryset):
+        return _export(request, queryset, "markdown")
+
+    def has_export_conversation_permission(self, request) -> bool:
+        return request.user.has_perm("conversations.export_conversation")
+
+    # --- import ------------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [
+            path("import/", view, name="conversations_conversation_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        """Pull conversations made at a provider into a person's list (POST, CSRF)."""
+        if not request.user.has_perm("conversations.import_conversation"):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                summary = imports.run_import(
+                    provider=form.cleaned_data["provider"],
+                    owner=form.cleaned_data["owner"],
+                    request=request,
+                )
+            except imports.CannotImport as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                level = messages.WARNING if summary.failed else messages.SUCCESS
+                self.message_user(request, summary.text() + ".", level)
+                for upstream_id, reason in summary.failed:
+                    self.message_user(request, f"{upstream_id}: {reason}", messages.ERROR)
+                return redirect("admin:conversations_conversation_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import conversations from a provider",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "administration/import.html", context)
 
     # --- delete: at the provider first --------------------------------------------------------
 
@@ -179,6 +238,71 @@ class ConversationAdmin(admin.ModelAdmin):
             self.message_user(request, f"Not deleted: {outcome}", messages.ERROR)
             return self.response_post_save_change(request, None)
         return super().response_delete(request, obj_display, obj_id)
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """A message as the transcript shows it, its times formatted once here.
+
+    Django's `date` filter localizes each call; at 500 messages its three timestamps were a
+    quarter of the page's time.
+    """
+
+    message: Message
+    created_iso: str
+    created: str
+    completed: str
+    status: str
+    reasoning: str
+    tools: list
+
+    @classmethod
+    def of(cls, m: Message) -> TranscriptEntry:
+        created = timezone.localtime(m.created)
+        completed = timezone.localtime(m.completed) if m.completed else None
+        return cls(
+            m,
+            created.isoformat(),
+            created.strftime("%Y-%m-%d %H:%M:%S"),
+            completed.strftime("%H:%M:%S") if completed else "",
+            MessageStatus(m.status).label,
+            m.reasoning,
+            m.tools,
+        )
+
+
+class ImportForm(forms.Form):
+    provider = forms.ChoiceField(choices=Provider.choices)
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        to_field_name="username",
+        widget=forms.TextInput,
+        help_text="The username whose list the conversations join.",
+    )
+
+
+def _export(request, queryset, kind: str) -> StreamingHttpResponse:
+    ids = list(queryset.values_list("pk", flat=True))
+    audit.record(
+        AuditAction.EXPORT,
+        f"Exported {len(ids)} conversation(s) as {kind}",
+        request=request,
+        detail={"format": kind, "conversations": ids},
+    )
+    selected = Conversation.objects.filter(pk__in=ids)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    if kind == "json":
+        response = StreamingHttpResponse(
+            exports.iter_json(selected), content_type="application/json"
+        )
+        name = f"conversations-{stamp}.json"
+    else:
+        response = StreamingHttpResponse(
+            exports.iter_markdown_zip(selected), content_type="application/zip"
+        )
+        name = f"conversations-{stamp}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 def _delete_and_audit(request, conversations) -> list[deletion.Outcome]:
@@ -341,8 +465,6 @@ class DailyUsageAdmin(ReadOnlyAdmin):
     def export_view(self, request):
         if not request.user.has_perm("conversations.export_dailyusage"):
             raise PermissionDenied
-        from administration import exports  # TODO(top-level once exports.py lands)
-
         start, end, _ = _usage_params(request)
         rows = DailyUsage.objects.filter(day__gte=start, day__lte=end).select_related("owner")
         audit.record(
@@ -384,7 +506,31 @@ class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
 
 @admin.register(User)
 class WebchatUserAdmin(AuditedAdmin, UserAdmin):
-    actions = ["erase_data"]
+    actions = ["export_data", "erase_data"]
+
+    @admin.action(description="Export all their conversations and usage (a zip)",
+                  permissions=["export_user_data"])  # fmt: skip
+    def export_data(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Export one person at a time.", messages.WARNING)
+            return None
+        user = queryset.get()
+        audit.record(
+            AuditAction.USER_EXPORT,
+            f"Exported all the data of {user.get_username()}",
+            request=request,
+            target=user,
+            detail={"conversations": user.conversations.count()},
+        )
+        response = StreamingHttpResponse(
+            exports.iter_user_archive(user), content_type="application/zip"
+        )
+        name = f"webchat-{user.get_username()}-{timezone.now():%Y%m%d}.zip"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    def has_export_user_data_permission(self, request) -> bool:
+        return request.user.has_perm("conversations.export_user_data")
 
     @admin.action(description="Erase all their conversations and usage (upstream too)",
                   permissions=["erase_user_data"])  # fmt: skip

@@ -20,7 +20,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from conversations.models import Conversation, Message, MessageStatus
+from conversations.models import Conversation, DailyUsage, Message, MessageStatus
 
 FORMAT = "webchat-export"
 VERSION = 1
@@ -369,3 +369,26 @@ def spreadsheet_safe(value: str) -> str:
 
 def _midnight(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def iter_user_archive(user, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
+    """Everything of one person: `conversations.json`, `usage.csv` and a Markdown transcript
+    per conversation, as one streamed zip."""
+    conversations = Conversation.objects.filter(owner=user)
+    stream = _ZipStream()
+    with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, chunks in (
+            ("conversations.json", iter_json(conversations, batch_size=batch_size)),
+            ("usage.csv", iter_usage_csv(DailyUsage.objects.filter(owner=user).order_by("day"))),
+        ):
+            with archive.open(name, mode="w", force_zip64=True) as member:
+                for chunk in chunks:
+                    member.write(chunk.encode())
+                    if data := stream.take():
+                        yield data
+        pairs = with_messages(conversations, batch_size=batch_size)
+        for index, (conversation, messages) in enumerate(pairs, start=1):
+            text = conversation_markdown(conversation, messages)
+            archive.writestr(f"transcripts/{markdown_name(conversation, index)}", text.encode())
+            yield stream.take()
+    yield stream.take()

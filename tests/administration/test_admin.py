@@ -5,6 +5,11 @@ Every forbidden action is tried and refused; deletes reach the live emulator.
 
 from __future__ import annotations
 
+import io
+import json
+import uuid
+import zipfile
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
@@ -231,3 +236,60 @@ def test_an_upstream_failure_keeps_the_local_record_and_says_why(carol, alice, f
     assert not Tombstone.objects.exists()
     entry = AuditEntry.objects.get(action=AuditAction.DELETE)
     assert entry.detail["deleted"] is False
+
+
+# --- export and import from the admin ---------------------------------------------------------
+
+
+def streamed(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_the_superuser_exports_selected_conversations_as_json_and_markdown(carol, alice):
+    conversation = conversation_with(alice, "Exported", "question text", "answer text")
+    client = signed_in(carol)
+    as_json = client.post(
+        CHANGELIST, {"action": "export_json", "_selected_action": [conversation.pk]}
+    )
+    document = json.loads(streamed(as_json))
+    [exported] = document["conversations"]
+    assert exported["id"] == conversation.pk
+    assert [m["text"] for m in exported["messages"]] == ["question text", "answer text"]
+    as_zip = client.post(
+        CHANGELIST, {"action": "export_markdown", "_selected_action": [conversation.pk]}
+    )
+    with zipfile.ZipFile(io.BytesIO(streamed(as_zip))) as archive:
+        [name] = archive.namelist()
+        assert "answer text" in archive.read(name).decode()
+    entries = AuditEntry.objects.filter(action=AuditAction.EXPORT, actor=carol)
+    assert entries.count() == 2 and entries.first().detail["conversations"] == [conversation.pk]
+
+
+def test_reviewers_cannot_export(dave, alice):
+    conversation = conversation_with(alice, "Not for export", "x")
+    client = signed_in(dave)
+    for action in ("export_json", "export_markdown"):
+        response = client.post(
+            CHANGELIST, {"action": action, "_selected_action": [conversation.pk]}
+        )
+        assert not getattr(response, "streaming", False)
+    assert not AuditEntry.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("upstreams")
+def test_the_superuser_imports_from_a_provider_and_a_reviewer_cannot(carol, dave, alice):
+    title = f"Made elsewhere {uuid.uuid4().hex[:6]}"
+    upstream = clients.run(
+        lambda: clients.mistral().start(text="hello from elsewhere", model="mistral-small-latest",
+                                        title=title)
+    )  # fmt: skip
+    url = reverse("admin:conversations_conversation_import")
+    assert signed_in(dave).get(url).status_code == 403
+    assert signed_in(dave).post(url, {"provider": "mistral", "owner": "alice"}).status_code == 403
+    response = signed_in(carol).post(url, {"provider": "mistral", "owner": "alice"}, follow=True)
+    assert "Import from Mistral" in response.text
+    imported = Conversation.objects.get(upstream_id=upstream.conversation_id)
+    assert (imported.owner, imported.origin, imported.title) == (alice, "import", title)
+    assert imported.messages.filter(text="hello from elsewhere").exists()
+    assert AuditEntry.objects.get(action=AuditAction.IMPORT).actor == carol

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import io
+import json
+import zipfile
 
 import pytest
 from django.urls import reverse
@@ -66,3 +69,23 @@ def test_every_admin_change_is_in_the_audit_trail(carol, bob):
     assert response.status_code == 302, response.context["adminform"].form.errors
     entry = AuditEntry.objects.get(action=AuditAction.CHANGE)
     assert entry.actor == carol and "bob" in entry.summary and "Staff status" in entry.summary
+
+
+def test_exporting_a_users_data_gives_one_zip_of_everything(carol, alice, bob):
+    conversation_with(alice, "Alice's notes", "my words", "the reply")
+    conversation_with(bob, "Bob's", "not alice's")
+    DailyUsage.objects.create(
+        day=datetime.date.today(), owner=alice, provider="mistral", model="=HYPERLINK()", replies=2
+    )
+    response = signed_in(carol).post(
+        USERS, {"action": "export_data", "_selected_action": [alice.pk]}
+    )
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        names = archive.namelist()
+        document = json.loads(archive.read("conversations.json"))
+        usage = archive.read("usage.csv").decode()
+    assert [c["title"] for c in document["conversations"]] == ["Alice's notes"]
+    assert "'=HYPERLINK()" in usage
+    assert len([n for n in names if n.startswith("transcripts/")]) == 1
+    receipt = AuditEntry.objects.get(action=AuditAction.USER_EXPORT)
+    assert receipt.actor == carol and receipt.target_id == str(alice.pk)
