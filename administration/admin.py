@@ -562,3 +562,8 @@ class WebchatUserAdmin(AuditedAdmin, UserAdmin):
 
     def has_erase_user_data_permission(self, request) -> bool:
         return request.user.has_perm("conversations.erase_user_data")
+
+
+admin.site.site_header = "Webchat administration"
+admin.site.site_title = "Webchat admin"
+admin.site.index_title = "Conversations, usage and the audit trail"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from emulator.process import EmulatorProcess
+from emulator.process import ROOT, EmulatorProcess
 from tests.servers import WebchatProcess, prepare
 
 CHROMIUM = os.environ.get("WEBCHAT_CHROMIUM", "/usr/bin/chromium")
@@ -21,6 +23,15 @@ class LiveWebchat:
     url: str
     username: str
     password: str
+    env: dict
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the live server's database."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +56,7 @@ def live_webchat(tmp_path_factory) -> Iterator[LiveWebchat]:
     try:
         prepare(env, username="erin", password=PASSWORD)
         server = WebchatProcess(env, work / "daphne.log")
-        yield LiveWebchat(server.url, "erin", PASSWORD)
+        yield LiveWebchat(server.url, "erin", PASSWORD, env)
     finally:
         if server is not None:
             server.stop()
