@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,10 +27,20 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from administration import audit, deletion, exports, imports, retention, search, usage_report, users
+from administration import (
+    audit,
+    deletion,
+    exports,
+    imports,
+    retention,
+    search,
+    transcript,
+    usage_report,
+    users,
+)
 from administration.filters import DateRangeFilter, ModelOrAgentFilter
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations.models import Conversation, DailyUsage, Message, MessageStatus, Provider
+from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
 
 PAGES_COUNTED_AHEAD = 10
 
@@ -150,9 +159,9 @@ class ConversationAdmin(admin.ModelAdmin):
         can_read = request.user.has_perm("conversations.view_transcript")
         context = {**(extra_context or {}), "can_read_transcript": can_read}
         if conversation is not None and can_read:
-            context["transcript"] = [
-                TranscriptEntry.of(m) for m in conversation.messages.order_by("id")
-            ]
+            context["transcript"] = transcript.render(
+                conversation.messages.order_by("id"), conversation.owner.get_username()
+            )
             audit.record(
                 AuditAction.VIEW_TRANSCRIPT,
                 f"Read the transcript of “{conversation.display_title}” "
@@ -238,37 +247,6 @@ class ConversationAdmin(admin.ModelAdmin):
             self.message_user(request, f"Not deleted: {outcome}", messages.ERROR)
             return self.response_post_save_change(request, None)
         return super().response_delete(request, obj_display, obj_id)
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    """A message as the transcript shows it, its times formatted once here.
-
-    Django's `date` filter localizes each call; at 500 messages its three timestamps were a
-    quarter of the page's time.
-    """
-
-    message: Message
-    created_iso: str
-    created: str
-    completed: str
-    status: str
-    reasoning: str
-    tools: list
-
-    @classmethod
-    def of(cls, m: Message) -> TranscriptEntry:
-        created = timezone.localtime(m.created)
-        completed = timezone.localtime(m.completed) if m.completed else None
-        return cls(
-            m,
-            created.isoformat(),
-            created.strftime("%Y-%m-%d %H:%M:%S"),
-            completed.strftime("%H:%M:%S") if completed else "",
-            MessageStatus(m.status).label,
-            m.reasoning,
-            m.tools,
-        )
 
 
 class ImportForm(forms.Form):

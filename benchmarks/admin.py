@@ -197,9 +197,12 @@ def measure() -> dict:
         # Counted with a wrapper: a pooled connection is handed back after each request, so
         # Django's own query log (CaptureQueriesContext) starts empty on the next one.
         executed: list[str] = []
-        with connection.execute_wrapper(
-            lambda run, sql, *rest: executed.append(sql) or run(sql, *rest)
-        ):
+
+        def count(run, sql, *rest, executed=executed):
+            executed.append(sql)
+            return run(sql, *rest)
+
+        with connection.execute_wrapper(count):
             client.get(url, params)
         median = statistics.median(times)
         results["pages"][label] = {"p50_ms": median, "queries": len(executed)}

@@ -21,6 +21,7 @@ from django.utils import timezone
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations import services
 from conversations.models import Conversation, Message, MessageStatus
+from conversations.rendering import render_markdown, render_user_text
 from emulator.process import EmulatorProcess
 from upstream import clients
 from upstream.errors import NotFound
@@ -42,11 +43,13 @@ def conversation_with(owner, title: str, *texts: str, provider="mistral", upstre
         upstream_id=upstream_id,
     )  # fmt: skip
     for index, text in enumerate(texts):
+        user = index % 2 == 0
         Message.objects.create(
             conversation=conversation,
-            role="user" if index % 2 == 0 else "assistant",
+            role="user" if user else "assistant",
             text=text,
-            html=f"<p>{text}</p>",
+            # As the app stores them: what people type is escaped, replies are sanitized.
+            html=render_user_text(text) if user else render_markdown(text),
             status=MessageStatus.COMPLETE,
         )
     services.refresh_counters(conversation.pk)
@@ -76,7 +79,7 @@ def test_the_superuser_lists_reads_and_sees_the_audit_trail(carol, alice):
     assert listing.status_code == 200 and "Quarterly plan" in listing.text
     page = client.get(transcript_url(conversation))
     assert page.status_code == 200
-    assert "What is the plan?" in page.text and "<p>A **plan**.</p>" in page.text
+    assert "What is the plan?" in page.text and "<p>A <strong>plan</strong>.</p>" in page.text
     entry = AuditEntry.objects.get(action=AuditAction.VIEW_TRANSCRIPT)
     assert entry.actor == carol and entry.target_id == str(conversation.pk)
     assert entry.address == "127.0.0.1"
@@ -293,3 +296,26 @@ def test_the_superuser_imports_from_a_provider_and_a_reviewer_cannot(carol, dave
     assert (imported.owner, imported.origin, imported.title) == (alice, "import", title)
     assert imported.messages.filter(text="hello from elsewhere").exists()
     assert AuditEntry.objects.get(action=AuditAction.IMPORT).actor == carol
+
+
+def test_the_transcript_shows_what_people_and_tools_wrote_as_text(carol, alice):
+    conversation = conversation_with(alice, "<b>bold title</b>", "<script>alert(1)</script>")
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        text="fine",
+        html="<p>fine</p>",
+        model="<img src=x onerror=alert(2)>",
+        error="<script>alert(3)</script>",
+        status=MessageStatus.FAILED,
+        parts=[
+            {"kind": "reasoning", "text": "<img src=x onerror=alert(4)>"},
+            {"kind": "tool_call", "id": "1", "name": "<x>", "arguments": "<script>5</script>"},
+            {"kind": "tool_result", "id": "1", "result": "<script>6</script>"},
+        ],
+    )
+    page = signed_in(carol).get(transcript_url(conversation)).text
+    section = page[page.index('class="transcript"') : page.index("</section>")]
+    assert "<script>" not in section and "<img" not in section
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in section
+    assert "&lt;img src=x onerror=alert(4)&gt;" in section
