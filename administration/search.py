@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from conversations.models import Message
 
-# Up to this many conversations with a matching message are looked up first, by id.
+# A term in at most this many messages is rare: its conversations are fetched by id.
 FEW = 1000
 
 
@@ -34,9 +34,10 @@ def matching(conversations: QuerySet, term: str) -> QuerySet:
     messages = Message.objects.annotate(document=SearchVector("text", config="simple")).filter(
         document=SearchQuery(term, config="simple", search_type="websearch")
     )
-    ids = list(messages.values_list("conversation_id", flat=True).distinct()[: FEW + 1])
-    if len(ids) <= FEW:
-        return conversations.filter(Q(title__icontains=term) | Q(pk__in=ids))
+    # Up to FEW + 1 matching messages, unsorted: the index stops as soon as it has them.
+    found = list(messages.order_by().values_list("conversation_id", flat=True)[: FEW + 1])
+    if len(found) <= FEW:
+        return conversations.filter(Q(title__icontains=term) | Q(pk__in=set(found)))
     return conversations.filter(
         Q(title__icontains=term) | Exists(messages.filter(conversation_id=OuterRef("pk")))
     )

@@ -21,6 +21,14 @@ class Origin(models.TextChoices):
     IMPORT = "import", "Import"
 
 
+class MessageStatus(models.TextChoices):
+    STREAMING = "streaming", "Streaming"
+    COMPLETE = "complete", "Complete"
+    STOPPED = "stopped", "Stopped"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
@@ -47,7 +55,7 @@ class Conversation(models.Model):
     message_count = models.PositiveIntegerField(default=0)
     tokens_in = models.PositiveBigIntegerField(default=0)
     tokens_out = models.PositiveBigIntegerField(default=0)
-    last_status = models.CharField(max_length=16, blank=True)
+    last_status = models.CharField(max_length=16, blank=True, choices=MessageStatus.choices)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -74,14 +82,6 @@ class Conversation(models.Model):
     @property
     def choice_label(self) -> str:
         return f"agent {self.agent}" if self.agent else self.model
-
-
-class MessageStatus(models.TextChoices):
-    STREAMING = "streaming", "Streaming"
-    COMPLETE = "complete", "Complete"
-    STOPPED = "stopped", "Stopped"
-    FAILED = "failed", "Failed"
-    INTERRUPTED = "interrupted", "Interrupted"
 
 
 class Message(models.Model):
