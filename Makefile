@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chromium bench bench-relay bench-pages
+.PHONY: run test lint chromium bench bench-relay bench-pages bench-admin
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,14 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 ## Benchmarks (docs/benchmarks.md): the relay (about 4 minutes) and the pages (about 1 minute).
-bench: bench-relay bench-pages
+bench: bench-relay bench-pages bench-admin
 
 bench-relay: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/relay.py $(ARGS)
 
 bench-pages: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/pages.py
+
+## The admin on PostgreSQL (BENCH_POSTGRES_URL): 100,000 conversations, 1,000,000 messages.
+bench-admin: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/admin.py $(ARGS)

@@ -221,12 +221,13 @@ def measure_export() -> dict:
         return {}
     ids = list(Conversation.objects.order_by("id").values_list("id", flat=True)[:10_000])
     queryset = Conversation.objects.filter(id__in=ids)
-    tracemalloc.start()
+    # Timed untraced; then again under tracemalloc (which slows Python down) for the peak.
     started = time.perf_counter()
-    size = 0
-    for chunk in exports.iter_json(queryset):
-        size += len(chunk)
+    size = sum(len(chunk) for chunk in exports.iter_json(queryset))
     seconds = time.perf_counter() - started
+    tracemalloc.start()
+    for _chunk in exports.iter_json(queryset):
+        pass
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"export of 10,000 conversations as JSON: {seconds:.1f} s, {size / 2**20:.1f} MiB, "
