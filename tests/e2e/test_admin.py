@@ -42,7 +42,9 @@ def test_an_administrator_finds_reads_exports_and_deletes_a_conversation(page: P
     page.get_by_label("Username").fill("carol")
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Conversations, usage and the audit trail")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Conversations, usage and the audit trail")
+    ).to_be_visible()
 
     page.goto(f"{live_webchat.url}/admin/conversations/conversation/")
     page.locator("#searchbar").fill("quokka")
