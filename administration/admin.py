@@ -38,7 +38,12 @@ from administration import (
     usage_report,
     users,
 )
-from administration.filters import DateRangeFilter, ModelOrAgentFilter
+from administration.filters import (
+    DateRangeFilter,
+    ModelOrAgentFilter,
+    OwnerFilter,
+    bucket_filter,
+)
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
 
@@ -79,10 +84,13 @@ class ConversationAdmin(admin.ModelAdmin):
         "last_reply",
     ]
     list_filter = [
+        OwnerFilter,
         "provider",
+        ModelOrAgentFilter,
         "origin",
         "last_status",
-        ModelOrAgentFilter,
+        bucket_filter("message_count", "messages", [0, 10, 100]),
+        bucket_filter("tokens_out", "tokens out", [0, 1_000, 10_000, 100_000]),
         ("updated", DateRangeFilter),
     ]
     list_select_related = ["owner"]

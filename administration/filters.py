@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -90,3 +91,60 @@ class ModelOrAgentFilter(admin.SimpleListFilter):
         if kind == "agent":
             return queryset.filter(agent=name)
         return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """A user name typed in, not a list of every user (there may be thousands)."""
+
+    title = "owner"
+    parameter_name = "owner"
+    template = "administration/owner_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # the template draws a text input instead of links
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(owner__username=self.value())
+        return queryset
+
+    def choices(self, changelist):
+        yield {
+            "value": self.value() or "",
+            "parameter": self.parameter_name,
+            "others": [
+                (key, value)
+                for key, values in changelist.get_filters_params().items()
+                if key != self.parameter_name
+                for value in (values if isinstance(values, list) else [values])
+            ],
+            "query": changelist.query,
+        }
+
+
+def bucket_filter(field: str, title: str, edges: list[int]) -> type[admin.SimpleListFilter]:
+    """A filter of ranges of a number (`0`, `1-10`, …, `1000+`), for counts and tokens."""
+
+    class Buckets(admin.SimpleListFilter):
+        parameter_name = f"{field}_range"
+
+        def lookups(self, request, model_admin):
+            ranges = [(str(edges[0]), f"{edges[0]:,}")]
+            for low, high in itertools.pairwise(edges):
+                ranges.append((f"{low + 1}-{high}", f"{low + 1:,} to {high:,}"))
+            ranges.append((f"{edges[-1] + 1}-", f"more than {edges[-1]:,}"))
+            return ranges
+
+        def queryset(self, request, queryset):
+            low, dash, high = (self.value() or "").partition("-")
+            if not low.isdigit() or (high and not high.isdigit()):
+                return queryset
+            if not dash:
+                return queryset.filter(**{field: int(low)})
+            bounds = {f"{field}__gte": int(low)}
+            if high:
+                bounds[f"{field}__lte"] = int(high)
+            return queryset.filter(**bounds)
+
+    Buckets.title = title
+    return Buckets

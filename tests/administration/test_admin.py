@@ -319,3 +319,20 @@ def test_the_transcript_shows_what_people_and_tools_wrote_as_text(carol, alice):
     assert "<script>" not in section and "<img" not in section
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in section
     assert "&lt;img src=x onerror=alert(4)&gt;" in section
+
+
+def test_filters_by_owner_and_by_ranges_of_messages_and_tokens(carol, alice, bob):
+    short = conversation_with(alice, "Short", "one")
+    long = conversation_with(bob, "Long", *[f"message {i}" for i in range(12)])
+    Conversation.objects.filter(pk=long.pk).update(tokens_out=5_000)
+    client = signed_in(carol)
+
+    def listed(**params) -> list:
+        return list(client.get(CHANGELIST, params).context["cl"].result_list)
+
+    assert listed(owner="alice") == [short]
+    assert listed(owner="nobody") == []
+    assert listed(message_count_range="11-100") == [long]
+    assert listed(message_count_range="1-10") == [short]
+    assert listed(tokens_out_range="1001-10000") == [long]
+    assert listed(tokens_out_range="0") == [short]

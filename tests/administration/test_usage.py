@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from administration.models import AuditAction, AuditEntry
 from conversations import replies
 from conversations.models import Conversation, DailyUsage, MessageStatus
 from tests.administration.test_admin import signed_in
@@ -93,3 +94,26 @@ def test_the_usage_page_makes_the_same_queries_for_10_and_1000_conversations(eri
     few = queries()
     usage_rows(bob, days=90, models=11)  # about 1,000 rows: one per conversation-ish day
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_operators_export_usage_as_csv_and_reviewers_cannot(erin, dave, alice):
+    usage_rows(alice, days=2, models=1)
+    DailyUsage.objects.filter(owner=alice).update(model="=cmd|' /C calc'!A0")
+    export = reverse("admin:conversations_dailyusage_export")
+    response = signed_in(erin).get(export)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    assert text.count("'=cmd|' /C calc'!A0") == 2 and "\\n=" not in text
+    assert AuditEntry.objects.get(action=AuditAction.EXPORT).actor == erin
+    assert signed_in(dave).get(export).status_code == 403
+    # Operators export usage, never conversations.
+    conversation = Conversation.objects.create(owner=alice, provider="orq", title="x")
+    response = signed_in(erin).post(
+        reverse("admin:conversations_conversation_changelist"),
+        {"action": "export_json", "_selected_action": [conversation.pk]},
+    )
+    assert response.status_code == 403
+    assert (
+        signed_in(erin).get(reverse("admin:conversations_conversation_import")).status_code == 403
+    )
