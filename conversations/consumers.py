@@ -34,6 +34,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        await self.watch()
+
+    async def watch(self) -> None:
+        """Join the open conversation's viewers and send its snapshot."""
         self.group = fanout.group_name(self.conversation.pk)
         # Frames wait here while a snapshot is made; every (re)connect starts with one.
         self.held: list[str] | None = []
@@ -53,11 +57,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         # The reply goes on without us; we only stop watching.
+        await self.unwatch()
+
+    async def unwatch(self) -> None:
         if getattr(self, "group", None):
             self.held, self.asked_elsewhere = None, False  # nobody left to send to
             self.heartbeat.cancel()
             fanout.unwatch(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -116,17 +124,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_message(self, text: str) -> None:
         services.check_message(text)
-        await services.check_send_rate_async(self.scope["user"])
+        await self.check_rate()
         await self.start_turn(text=text, turn=services.Turn(text=text))
 
-    async def regenerate(self) -> None:
+    async def check_rate(self) -> None:
         await services.check_send_rate_async(self.scope["user"])
+
+    async def regenerate(self) -> None:
+        await self.check_rate()
         plan = await services.plan_regenerate(conversation=self.conversation)
         await self.start_turn(text=None, turn=plan.turn, replace_from=plan.replace_from)
 
     async def edit(self, message_id, text: str) -> None:
         services.check_message(text)
-        await services.check_send_rate_async(self.scope["user"])
+        await self.check_rate()
         plan = await services.plan_edit(
             conversation=self.conversation, message_id=message_id, text=text
         )

@@ -56,6 +56,12 @@ class Conversation(models.Model):
     tokens_in = models.PositiveBigIntegerField(default=0)
     tokens_out = models.PositiveBigIntegerField(default=0)
     last_status = models.CharField(max_length=16, blank=True, choices=MessageStatus.choices)
+    # Conversations of widget visitors: which widget, which visitor, and the page it started on.
+    widget = models.ForeignKey(
+        "widgets.Widget", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    visitor = models.CharField(max_length=100, blank=True)
+    started_on = models.URLField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -70,6 +76,7 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar"),
             models.Index(fields=["-updated", "-id"], name="conversation_activity"),
+            models.Index(fields=["widget", "visitor", "-updated"], name="conversation_visitor"),
         ]
 
     def __str__(self) -> str:

@@ -82,13 +82,17 @@ def _parse_cursor(cursor: str | None):
 # --- conversations ---------------------------------------------------------------------------
 
 
-async def conversation_create(*, owner, choice: Choice) -> Conversation:
-    """Orq conversations exist upstream from the start; Mistral's come with the first message."""
+async def conversation_create(*, owner, choice: Choice, **fields) -> Conversation:
+    """Orq conversations exist upstream from the start; Mistral's come with the first message.
+
+    `fields`: more of the row (a widget's conversations: origin, widget, visitor, started_on).
+    """
     conversation = Conversation(
         owner=owner,
         provider=choice.provider,
         model=choice.upstream if choice.kind == "model" else "",
         agent=choice.name if choice.kind == "agent" else "",
+        **fields,
     )
     if choice.provider == "orq":
         upstream = await clients.orq().create_conversation(

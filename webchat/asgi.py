@@ -11,14 +11,15 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from conversations.routing import websocket_urlpatterns  # noqa: E402
+from conversations.routing import websocket_urlpatterns as chat_routes  # noqa: E402
 from webchat.websocket_auth import SessionAuthMiddleware  # noqa: E402
+from widgets.routing import websocket_urlpatterns as widget_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+            SessionAuthMiddleware(URLRouter(chat_routes + widget_routes))
         ),
     }
 )

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "template_partials",
     "conversations",
     "administration",
+    "widgets",
     "emulator",
     "axes",
 ]
@@ -94,6 +95,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The widget speaks its visitors' language: English and French are shipped (locale/).
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -165,6 +169,8 @@ WEBCHAT_SAVE_INTERVAL = env_float("WEBCHAT_SAVE_INTERVAL", 1.0, minimum=0.05)
 WEBCHAT_LEASE_SECONDS = env_float("WEBCHAT_LEASE_SECONDS", 30.0, minimum=1)
 # Retention: conversations idle longer than this many days are purged (0: kept for ever), with
 # per-origin overrides such as "widget=30,import=365" (0 there keeps that origin for ever).
+# Widget visitor tokens last this many days (a returning visitor finds their conversation).
+WEBCHAT_WIDGET_TOKEN_DAYS = env_int("WEBCHAT_WIDGET_TOKEN_DAYS", 30, minimum=1)
 WEBCHAT_RETENTION_DAYS = env_int("WEBCHAT_RETENTION_DAYS", 0, minimum=0)
 WEBCHAT_RETENTION_BY_ORIGIN = {
     origin: int(days) for origin, days in env_pairs("WEBCHAT_RETENTION_BY_ORIGIN").items()

@@ -5,9 +5,10 @@
 
   let chat = null; // the open conversation's state
 
-  function connect(section) {
+  function connect(section, auth) {
     const state = {
       section,
+      auth, // the widget frame's first message: its visitor token (never in the URL)
       socket: null,
       retries: 0,
       closed: false,
@@ -29,13 +30,15 @@
     socket.onopen = () => {
       state.retries = 0;
       setConnection(state, "");
+      if (state.auth) socket.send(JSON.stringify({ type: "auth", ...state.auth }));
       for (const message of state.queued.splice(0)) socket.send(JSON.stringify(message));
     };
     socket.onmessage = (event) => handle(state, JSON.parse(event.data));
     socket.onclose = (event) => {
       if (state.closed) return;
-      if (event.code === 4403 || event.code === 4404) {
-        setConnection(state, event.code === 4404 ? "This conversation does not exist." : "Sign in again.");
+      if (event.code === 4403 || event.code === 4404 || event.code === 4401) {
+        const why = { 4404: section404(state), 4403: "Sign in again.", 4401: "This chat is not available here." };
+        setConnection(state, state.refusal || why[event.code]);
         return;
       }
       // A dropped socket loses nothing: the reply goes on on the server, and the snapshot
@@ -45,6 +48,10 @@
       setConnection(state, "Reconnecting…");
       setTimeout(() => { if (!state.closed) open(state); }, wait);
     };
+  }
+
+  function section404(state) {
+    return state.section.dataset.widget !== undefined ? "This chat is not available." : "This conversation does not exist.";
   }
 
   function disconnect() {
@@ -162,7 +169,17 @@
       case "error":
         showError(state, frame.message);
         state.pendingText = null;
+        if (frame.fatal) state.refusal = frame.message;
         return;
+      case "history": { // the widget: a conversation's recent messages, before its snapshot
+        const list = state.section.querySelector("#messages");
+        list.innerHTML = frame.html;
+        list.querySelectorAll(".reply").forEach(decorate);
+        state.seq.clear();
+        state.section.classList.toggle("empty", !frame.html.trim());
+        scrollDown(state, true);
+        return;
+      }
     }
   }
 
@@ -302,6 +319,7 @@
 
   function boot() {
     const section = document.getElementById("chat");
+    if (section && section.dataset.defer !== undefined) return; // the widget frame starts it
     if (chat && chat.section === section) {
       section.querySelectorAll(".reply").forEach(decorate); // earlier messages loaded by htmx
       return;
@@ -311,6 +329,12 @@
     syncActive();
     if (section) document.body.classList.remove("sidebar-shown");
   }
+
+  // The widget frame starts the chat once the host page has handed it a visitor token.
+  window.webchatChat = {
+    start(section, auth) { disconnect(); connect(section, auth); },
+    send(message) { if (chat) send(chat, message); },
+  };
 
   document.addEventListener("DOMContentLoaded", boot);
   document.addEventListener("htmx:afterSettle", boot);

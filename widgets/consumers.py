@@ -1,0 +1,155 @@
+"""The widget's socket: the team chat's consumer, for a visitor who proves who they are first.
+
+The frame opens the socket and its first message is the visitor token the host page handed it
+(never in the URL). The conversation is the visitor's latest with this widget; its model or
+agent is the widget's, whatever the visitor sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.template.loader import render_to_string
+
+from conversations import replies, services
+from conversations.choices import choice_for
+from conversations.consumers import CLOSE_NOT_FOUND, ChatConsumer
+from conversations.models import Conversation, Origin
+from widgets import limits, origins, tokens
+from widgets.models import Widget
+
+CLOSE_UNAUTHORIZED = 4401
+AUTH_SECONDS = 10
+HISTORY = 50  # the latest messages a returning visitor sees
+
+
+class WidgetConsumer(ChatConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        key = self.scope["url_route"]["kwargs"]["key"]
+        self.widget = await Widget.objects.filter(public_key=key, enabled=True).afirst()
+        self.visitor: tokens.Visitor | None = None
+        self.conversation = None
+        self.group = None
+        if self.widget is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.auth_timer = asyncio.get_running_loop().call_later(
+            AUTH_SECONDS, lambda: asyncio.ensure_future(self.refuse("No visitor token arrived."))
+        )
+
+    async def refuse(self, why: str) -> None:
+        await self.send_json({"type": "error", "message": why, "fatal": True})
+        await self.close(code=CLOSE_UNAUTHORIZED)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "auth_timer", None):
+            self.auth_timer.cancel()
+        await super().disconnect(code)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if self.visitor is None:
+            try:
+                await self.authenticate(content if isinstance(content, dict) else {})
+            except services.Refused as refusal:
+                await self.refuse(str(refusal))
+            return
+        if isinstance(content, dict):
+            match content.get("type"):
+                case "new":
+                    await self.open_conversation(new=True)
+                    return
+                case "edit":
+                    await self.send_json(
+                        {"type": "error", "message": "Editing is not available here."}
+                    )
+                    return
+        await super().receive_json(content, **kwargs)
+
+    async def authenticate(self, content: dict) -> None:
+        if content.get("type") != "auth" or not isinstance(content.get("token"), str):
+            await self.refuse("This chat needs a visitor token first.")
+            return
+        try:
+            visitor = tokens.read(
+                content["token"], widget_key=self.widget.public_key, origin=content.get("origin")
+            )
+        except tokens.Refused as refusal:
+            await self.refuse(str(refusal))
+            return
+        if not origins.allowed(visitor.origin, self.widget.origins):
+            await self.refuse("This chat is not available on this site.")
+            return
+        if self.widget.identity == Widget.Identity.REQUIRED and not visitor.verified:
+            await self.refuse("Sign in on the site to use this chat.")
+            return
+        self.auth_timer.cancel()
+        self.visitor = visitor
+        self.page = _page(content.get("page"), visitor.origin)
+        await self.open_conversation(new=False)
+
+    async def open_conversation(self, *, new: bool) -> None:
+        conversation = None
+        if not new:
+            conversation = await (
+                Conversation.objects.filter(widget=self.widget, visitor=self.visitor.visitor)
+                .order_by("-updated", "-id")
+                .afirst()
+            )
+        if conversation is None:
+            choice = self.widget_choice()
+            conversation = await services.conversation_create(
+                owner=await sync_to_async(lambda: self.widget.owner)(),
+                choice=choice,
+                origin=Origin.WIDGET,
+                widget=self.widget,
+                visitor=self.visitor.visitor,
+                started_on=self.page,
+            )
+        await self.unwatch()
+        self.conversation = conversation
+        await self.send_history()
+        await self.watch()
+
+    def widget_choice(self):
+        kind, name = (
+            ("agent", self.widget.agent) if self.widget.agent else ("model", self.widget.model)
+        )
+        choice = choice_for(f"{self.widget.provider}:{kind}:{name}")
+        if choice is None:
+            raise services.Refused("This chat's assistant is not available right now.")
+        return choice
+
+    async def send_history(self) -> None:
+        messages = [m async for m in self.conversation.messages.order_by("-id")[:HISTORY]]
+        html = "".join(
+            render_to_string("conversations/chat.html#message", {"m": replies.view_of(m)})
+            for m in reversed(messages)
+        )
+        await self.send_json({"type": "history", "id": self.conversation.pk, "html": html})
+
+    # --- the team chat's actions, with the widget's limits -----------------------------------
+
+    async def send_message(self, text: str) -> None:
+        await sync_to_async(limits.check_message)(
+            self.widget, text, visitor=self.visitor.visitor, address=self.address()
+        )
+        await self.start_turn(text=text, turn=services.Turn(text=text))
+
+    async def check_rate(self) -> None:
+        # Regenerate counts as a message: the same per-minute and token limits.
+        await sync_to_async(limits.check_turn)(
+            self.widget, visitor=self.visitor.visitor, address=self.address()
+        )
+
+    def address(self) -> str | None:
+        client = self.scope.get("client")
+        return client[0] if client else None
+
+
+def _page(url, origin: str) -> str:
+    """The host page the conversation started on, if it is on the visitor's site."""
+    if isinstance(url, str) and url.startswith(origin + "/") and len(url) <= 500:
+        return url
+    return ""

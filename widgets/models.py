@@ -1,0 +1,134 @@
+"""A widget: one agent or model, embeddable by the sites its owner allows, with its limits."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from conversations.models import Provider
+
+
+def new_public_key() -> str:
+    return "wk_" + secrets.token_urlsafe(12)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Widget(models.Model):
+    class Identity(models.TextChoices):
+        OFF = "off", "Anonymous visitors only"
+        OPTIONAL = "optional", "Verified identity when the site gives one"
+        REQUIRED = "required", "Verified identity required"
+
+    class Position(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    class Theme(models.TextChoices):
+        AUTO = "auto", "Follow the visitor's system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="widgets",
+        help_text="Visitors' conversations are kept under this account.",
+    )
+    public_key = models.CharField(
+        max_length=40,
+        unique=True,
+        default=new_public_key,
+        help_text="In the snippet; not a secret.",
+    )
+    enabled = models.BooleanField(default=True)
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    # Exactly one of the two, from the configured choices; visitors cannot change it.
+    model = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="One per line, e.g. https://shop.example.com or https://*.example.com. "
+        "Empty: the widget works on no site.",
+    )
+    title = models.CharField(max_length=100, default="Ask us anything")
+    greeting = models.TextField(blank=True, default="Hello! How can I help?")
+    starters = models.JSONField(
+        default=list, blank=True, help_text="Up to four starter prompts shown to new visitors."
+    )
+    accent = models.CharField(max_length=7, default="#2563eb", help_text="A colour like #2563eb.")
+    position = models.CharField(max_length=8, choices=Position.choices, default=Position.RIGHT)
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")
+    identity = models.CharField(max_length=10, choices=Identity.choices, default=Identity.OFF)
+    secret = models.CharField(
+        max_length=64,
+        default=new_secret,
+        help_text="Signs verified identities on the site owner's server. Keep it there.",
+    )
+    # Limits: each refusal shows `limit_message` to the visitor.
+    max_message_chars = models.PositiveIntegerField(default=2000)
+    messages_per_minute = models.PositiveIntegerField(default=6)
+    visitor_tokens_per_day = models.PositiveIntegerField(default=20_000)
+    tokens_per_day = models.PositiveIntegerField(
+        default=1_000_000, help_text="The widget's budget."
+    )
+    new_visitors_per_hour = models.PositiveIntegerField(
+        default=20, help_text="New visitor tokens one address may get in an hour."
+    )
+    limit_message = models.TextField(
+        default="You have reached this chat's limit for now. Please try again later."
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from conversations.choices import available_choices
+
+        if bool(self.model) == bool(self.agent):
+            raise ValidationError("Choose a model or an agent (one of the two).")
+        kind, name = ("agent", self.agent) if self.agent else ("model", self.model)
+        offered = {(c.provider, c.kind, c.name) for c in available_choices()}
+        if (self.provider, kind, name) not in offered:
+            raise ValidationError(
+                f"{self.get_provider_display()} {kind} {name!r} is not offered here."
+            )
+        if len(self.starters) > 4 or not all(isinstance(s, str) for s in self.starters):
+            raise ValidationError({"starters": "At most four starter prompts, as text."})
+        from widgets.origins import parse_origins
+
+        parse_origins(self.allowed_origins)  # raises ValidationError naming a bad line
+
+    @property
+    def origins(self) -> list[str]:
+        from widgets.origins import parse_origins
+
+        return parse_origins(self.allowed_origins)
+
+
+class LimitHit(models.Model):
+    """A visitor refused by a limit: what the admin shows (at most one row a minute per kind)."""
+
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="limit_hits")
+    kind = models.CharField(max_length=32)
+    visitor = models.CharField(max_length=100, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"

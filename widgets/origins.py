@@ -1,0 +1,60 @@
+"""Which sites may embed a widget: exact origins, or `scheme://*.domain` for its subdomains."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def parse_origins(text: str) -> list[str]:
+    """The allowed origins, one per line, normalised; a line that is not an origin is an error."""
+    origins = []
+    for line in text.splitlines():
+        line = line.strip().rstrip("/").lower()
+        if not line:
+            continue
+        parts = urlsplit(line)
+        host = parts.hostname or ""
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or not _HOST.match(host)
+        ):
+            raise ValidationError(
+                {"allowed_origins": f"{line!r} is not an origin like https://shop.example.com"}
+            )
+        origins.append(line)
+    return origins
+
+
+def allowed(origin: str | None, origins: list[str]) -> bool:
+    """Whether a request's `Origin` is one of `origins` (a `*.` entry covers subdomains only)."""
+    if not origin:
+        return False
+    origin = origin.lower()
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+        return False
+    for pattern in origins:
+        if pattern == origin:
+            return True
+        if "://*." in pattern:
+            scheme, rest = pattern.split("://*.", 1)
+            suffix_host, _, suffix_port = rest.partition(":")
+            host_port = origin.split("://", 1)[1]
+            host, _, port = host_port.partition(":")
+            if scheme == parts.scheme and port == suffix_port and host.endswith("." + suffix_host):
+                return True
+    return False
+
+
+def frame_ancestors(origins: list[str]) -> str:
+    """The CSP directive: only these sites may frame the widget ('none' when there are none)."""
+    return "frame-ancestors " + (" ".join(origins) if origins else "'none'")

@@ -1,0 +1,134 @@
+"""The widget's HTTP side: the loader script, visitor tokens for allowed sites, and the frame."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.cache import cache_control
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from administration.audit import client_address
+from conversations.services import Refused
+from widgets import limits, origins, tokens
+from widgets.models import Widget
+
+LOADER = Path(__file__).parent / "static" / "widgets" / "widget.js"
+
+
+@cache
+def _loader() -> bytes:
+    return LOADER.read_bytes()
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def loader(request: HttpRequest) -> HttpResponse:
+    """`<script src=".../widget.js" data-widget="KEY" async>`: the launcher and the frame."""
+    body = _loader() if not settings.DEBUG else LOADER.read_bytes()
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    # Any site may load the script; what it may do is decided per widget, by origin.
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@csrf_exempt  # no cookies are involved: the request is bound by its Origin and its token
+def visitor(request: HttpRequest, key: str) -> HttpResponse:
+    """A visitor token for a request from an allowed site (renewed for a returning visitor)."""
+    origin = request.headers.get("Origin")
+    widget = Widget.objects.filter(public_key=key).first()
+    refusal = _refusal(widget, origin)
+    if refusal:
+        return _cors(JsonResponse({"error": refusal}, status=403 if widget else 404), None)
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), origin)
+    if request.method != "POST":
+        return _cors(JsonResponse({"error": "Use POST."}, status=405), origin)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    try:
+        visitor = _visitor_for(widget, origin, body, client_address(request))
+    except Refused as refusal:
+        return _cors(JsonResponse({"error": str(refusal)}, status=403), origin)
+    answer = {
+        "token": tokens.issue(visitor),
+        "verified": visitor.verified,
+        # How the launcher looks: the owner's choices, from the record.
+        "accent": widget.accent,
+        "position": widget.position,
+        "label": widget.title,
+    }
+    return _cors(JsonResponse(answer), origin)
+
+
+def _refusal(widget: Widget | None, origin: str | None) -> str:
+    if widget is None:
+        return "There is no such widget."
+    if not widget.enabled:
+        return "This widget is switched off."
+    if not origin:
+        return "This request has no Origin: a widget token is only for a page on an allowed site."
+    if not origins.allowed(origin, widget.origins):
+        return f"{origin} is not allowed to use this widget."
+    return ""
+
+
+def _visitor_for(widget: Widget, origin: str, body: dict, address: str | None) -> tokens.Visitor:
+    identity = body.get("identity")
+    if widget.identity != Widget.Identity.OFF and isinstance(identity, str) and identity:
+        visitor_id, name = tokens.verify_identity(identity, widget.secret)
+        return tokens.Visitor(widget.public_key, visitor_id, origin, name)
+    if widget.identity == Widget.Identity.REQUIRED:
+        raise Refused("Sign in on the site to use this chat.")
+    previous = body.get("token")
+    if isinstance(previous, str) and previous:
+        try:
+            known = tokens.read(previous, widget_key=widget.public_key, origin=origin)
+        except tokens.Refused:
+            pass
+        else:
+            if not known.verified:  # a verified identity is renewed only by the site's signature
+                return tokens.Visitor(widget.public_key, known.visitor, origin)
+    limits.check_new_visitor(widget, address)
+    return tokens.Visitor(widget.public_key, tokens.new_anonymous(), origin)
+
+
+def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    response["Vary"] = "Origin"
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@require_GET
+@xframe_options_exempt  # framing is decided by the CSP below, per widget
+def frame(request: HttpRequest, key: str) -> HttpResponse:
+    widget = Widget.objects.filter(public_key=key, enabled=True).first()
+    if widget is None:
+        response = HttpResponse(
+            "This chat is not available.", status=404, content_type="text/plain"
+        )
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
+    with translation.override(widget.language):
+        response = render(
+            request,
+            "widgets/frame.html",
+            {"widget": widget, "origins_json": json.dumps(widget.origins)},
+        )
+    response["Content-Security-Policy"] = origins.frame_ancestors(widget.origins)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
