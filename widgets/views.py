@@ -58,7 +58,7 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
     body = body if isinstance(body, dict) else {}
     try:
         visitor = _visitor_for(widget, origin, body, client_address(request))
-    except Refused as refusal:
+    except (Refused, tokens.Refused) as refusal:
         return _cors(JsonResponse({"error": str(refusal)}, status=403), origin)
     answer = {
         "token": tokens.issue(visitor),

@@ -1,0 +1,20 @@
+"""A widget on the live emulator, allowed on one site and its example.org subdomains."""
+
+from __future__ import annotations
+
+import pytest
+
+from widgets.models import Widget
+
+SITE = "https://shop.example.com"
+
+
+@pytest.fixture
+def widget(alice, upstreams):
+    return Widget.objects.create(
+        name="Shop help",
+        owner=alice,
+        provider="mistral",
+        model="mistral-small-latest",
+        allowed_origins=f"{SITE}\nhttps://*.example.org",
+    )

@@ -1,0 +1,203 @@
+"""The widget's socket: a token first, then the team chat's streaming, within the widget's limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from conversations import replies
+from conversations.models import Conversation, Message
+from tests.widgets.conftest import SITE
+from webchat.asgi import application
+from widgets import tokens
+from widgets.models import LimitHit, Widget
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
+WITHIN = 15
+
+
+def token_for(widget, origin=SITE, visitor="anon:test-visitor") -> str:
+    return tokens.issue(tokens.Visitor(widget.public_key, visitor, origin))
+
+
+async def socket(widget_key: str):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/widget/{widget_key}/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
+    )  # fmt: skip
+    connected, _ = await communicator.connect(timeout=WITHIN)
+    assert connected
+    return communicator
+
+
+async def receive(communicator) -> dict:
+    return json.loads(await communicator.receive_from(timeout=WITHIN))
+
+
+async def until(communicator, kind: str) -> tuple[list[dict], dict]:
+    before = []
+    while True:
+        frame = await receive(communicator)
+        if frame["type"] == kind:
+            return before, frame
+        before.append(frame)
+
+
+async def signed_in(widget, **auth):
+    communicator = await socket(widget.public_key)
+    await communicator.send_json_to(
+        {
+            "type": "auth",
+            "token": token_for(widget),
+            "origin": SITE,
+            "page": f"{SITE}/pricing",
+            **auth,
+        }
+    )
+    history = await receive(communicator)
+    assert history["type"] == "history", history
+    snapshot = await receive(communicator)
+    assert snapshot["type"] == "snapshot"
+    return communicator
+
+
+async def refused(widget_key: str, message: dict) -> str:
+    communicator = await socket(widget_key)
+    await communicator.send_json_to(message)
+    frame = await receive(communicator)
+    assert frame["type"] == "error" and frame["fatal"]
+    assert (await communicator.receive_output(timeout=WITHIN))["code"] == 4401
+    return frame["message"]
+
+
+async def test_a_visitor_chats_and_the_reply_streams(widget):
+    communicator = await signed_in(widget)
+    await communicator.send_json_to(
+        {"type": "send", "text": "[[emulator tokens_per_second=100]] Hi"}
+    )
+    deltas, _ = await until(communicator, "done")
+    assert sum(1 for f in deltas if f.get("text")) >= 3
+    conversation = await Conversation.objects.aget(widget=widget)
+    assert (conversation.origin, conversation.visitor) == ("widget", "anon:test-visitor")
+    assert conversation.started_on == f"{SITE}/pricing"
+    assert conversation.owner_id == widget.owner_id
+    await communicator.disconnect()
+    await replies.wait_all()
+    # Coming back (another page, another day): the same conversation, with its messages.
+    again = await socket(widget.public_key)
+    await again.send_json_to({"type": "auth", "token": token_for(widget), "origin": SITE})
+    history = await receive(again)
+    assert history["id"] == conversation.pk and "Hi" in history["html"]
+    await again.disconnect()
+
+
+async def test_a_visitor_cannot_choose_the_model_or_agent(widget):
+    communicator = await signed_in(widget)
+    await communicator.send_json_to(
+        {"type": "send", "text": "hello", "model": "mistral-medium-latest", "agent": "demo",
+         "provider": "orq", "choice": "orq:agent:demo"}
+    )  # fmt: skip
+    await until(communicator, "done")
+    conversation = await Conversation.objects.aget(widget=widget)
+    assert (conversation.provider, conversation.model, conversation.agent) == (
+        "mistral", "mistral-small-latest", "",
+    )  # fmt: skip
+    reply = await Message.objects.aget(conversation=conversation, role="assistant")
+    assert reply.model == "mistral-small-latest"
+    await communicator.disconnect()
+    await replies.wait_all()
+
+
+async def test_without_a_good_token_nothing_is_opened(widget, bob):
+    other = await Widget.objects.acreate(
+        name="Other",
+        owner=bob,
+        provider="mistral",
+        model="mistral-small-latest",
+        allowed_origins=SITE,
+    )
+    good = token_for(widget)
+    cases = {
+        "needs a visitor token": {"type": "send", "text": "hi"},
+        "not valid": {"type": "auth", "token": good[:-3] + "xyz", "origin": SITE},
+        "another widget": {"type": "auth", "token": token_for(other), "origin": SITE},
+        "another site": {"type": "auth", "token": good, "origin": "https://evil.com"},
+    }
+    for why, message in cases.items():
+        assert why in await refused(widget.public_key, message)
+    # A site removed from the list since the token was issued.
+    await Widget.objects.filter(pk=widget.pk).aupdate(allowed_origins="https://new.example.com")
+    assert "not available on this site" in await refused(
+        widget.public_key, {"type": "auth", "token": good, "origin": SITE}
+    )
+    assert not await Conversation.objects.filter(widget=widget).aexists()
+
+
+async def test_a_disabled_or_unknown_widget_closes_at_once(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(enabled=False)
+    for key in (widget.public_key, "wk_unknown"):
+        communicator = await socket(key)
+        assert (await communicator.receive_output(timeout=WITHIN))["code"] == 4404
+
+
+async def test_required_identity_refuses_anonymous_visitors(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(identity=Widget.Identity.REQUIRED)
+    assert "Sign in" in await refused(
+        widget.public_key, {"type": "auth", "token": token_for(widget), "origin": SITE}
+    )
+    verified = tokens.issue(tokens.Visitor(widget.public_key, "user:7", SITE, "Ada"))
+    communicator = await socket(widget.public_key)
+    await communicator.send_json_to({"type": "auth", "token": verified, "origin": SITE})
+    assert (await receive(communicator))["type"] == "history"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("limits", "text", "kind"),
+    [
+        ({"max_message_chars": 10}, "far too long a message", "message_length"),
+        ({"messages_per_minute": 0}, "hi", "messages_per_minute"),
+        ({"visitor_tokens_per_day": 0}, "hi", "visitor_tokens_per_day"),
+        ({"tokens_per_day": 0}, "hi", "tokens_per_day"),
+    ],
+)
+async def test_each_limit_refuses_with_the_owners_message_and_saves_nothing(
+    widget, limits, text, kind
+):
+    await Widget.objects.filter(pk=widget.pk).aupdate(
+        limit_message="Our chat is resting.", **limits
+    )
+    communicator = await signed_in(widget)
+    await communicator.send_json_to({"type": "send", "text": text})
+    _, error = await until(communicator, "error")
+    assert error["message"].startswith("Our chat is resting.")
+    assert not await Message.objects.filter(conversation__widget=widget).aexists()
+    assert (await LimitHit.objects.aget(widget=widget)).kind == kind
+    await communicator.disconnect()
+
+
+async def test_the_token_budget_counts_what_replies_used_today(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(visitor_tokens_per_day=1)
+    communicator = await signed_in(widget)
+    await communicator.send_json_to({"type": "send", "text": "first"})
+    await until(communicator, "done")  # the emulator reports usage: more than one token
+    await communicator.send_json_to({"type": "send", "text": "second"})
+    _, error = await until(communicator, "error")
+    assert "limit" in error["message"]
+    assert await Message.objects.filter(conversation__widget=widget, role="user").acount() == 1
+    await communicator.disconnect()
+    await replies.wait_all()
+
+
+async def test_new_conversation_starts_afresh(widget):
+    communicator = await signed_in(widget)
+    await communicator.send_json_to({"type": "send", "text": "remember me"})
+    await until(communicator, "done")
+    await communicator.send_json_to({"type": "new"})
+    _, history = await until(communicator, "history")
+    assert history["html"] == ""
+    assert await Conversation.objects.filter(widget=widget).acount() == 2
+    await communicator.disconnect()
+    await replies.wait_all()
