@@ -43,12 +43,14 @@ def loader(request: HttpRequest) -> HttpResponse:
 def visitor(request: HttpRequest, key: str) -> HttpResponse:
     """A visitor token for a request from an allowed site (renewed for a returning visitor)."""
     origin = request.headers.get("Origin")
+    if request.method == "OPTIONS":
+        # Any page may ask, so that a refused one can read why (in its console); only an
+        # allowed one gets a token.
+        return _cors(HttpResponse(status=204), origin)
     widget = Widget.objects.filter(public_key=key).first()
     refusal = _refusal(widget, origin)
     if refusal:
-        return _cors(JsonResponse({"error": refusal}, status=403 if widget else 404), None)
-    if request.method == "OPTIONS":
-        return _cors(HttpResponse(status=204), origin)
+        return _cors(JsonResponse({"error": refusal}, status=403 if widget else 404), origin)
     if request.method != "POST":
         return _cors(JsonResponse({"error": "Use POST."}, status=405), origin)
     try:

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from emulator.process import EmulatorProcess
+from widgets import demo_host
 
 EMULATOR_PROJECT_ID = "prj_01kfd2emu1at0r000000000000"
 
@@ -26,15 +27,28 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--emulator-port", type=int, default=8765)
         parser.add_argument(
+            "--demo-site-port",
+            type=int,
+            default=8001,
+            help="In demo mode, a stand-in website with the demo widget embedded (0: none).",
+        )
+        parser.add_argument(
             "--no-emulator",
             action="store_true",
             help="Leave providers without an API key disabled instead of emulating them.",
         )
 
-    def handle(self, *args, host, port, emulator_port, no_emulator, **options):
+    def handle(self, *args, host, port, emulator_port, no_emulator, demo_site_port, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_demo_user()
+        demo_site = None
+        if settings.DEMO and demo_site_port:
+            site_url = f"http://{host}:{demo_site_port}"
+            key = self._ensure_demo_widget(site_url)
+            demo_site = demo_host.start(
+                demo_site_port, webchat_url=f"http://{host}:{port}", key=key, host=host
+            )
 
         keyless = [name for name, key in self._keys().items() if not key]
         env = dict(os.environ)
@@ -55,6 +69,12 @@ class Command(BaseCommand):
                 where = getattr(settings, f"{name.upper()}_BASE_URL")
             self.stdout.write(f"{name:8} {where}")
         self.stdout.write(self.style.SUCCESS(f"Webchat: http://{host}:{port}/  (Ctrl+C stops)"))
+        if demo_site is not None:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"A website with the demo widget: http://{host}:{demo_site_port}/"
+                )
+            )
 
         # `kill` and Ctrl+C both stop the children with us: no orphaned emulator or daphne.
         signal.signal(signal.SIGTERM, _interrupt)
@@ -79,6 +99,8 @@ class Command(BaseCommand):
         finally:
             if emulator is not None:
                 emulator.stop()
+            if demo_site is not None:
+                demo_site.shutdown()
 
     def _ensure_demo_user(self) -> None:
         """A fresh install has nobody to sign in as: make one and say how."""
@@ -91,6 +113,29 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.WARNING(f"Created a user to sign in with: {username} / {password}")
         )
+
+    def _ensure_demo_widget(self, site_url: str) -> str:
+        """The demo widget, allowed on the stand-in website (made once, then kept)."""
+        from conversations.choices import default_choice
+        from widgets.models import Widget
+
+        widget = Widget.objects.filter(name="Demo widget").first()
+        if widget is None:
+            choice = default_choice()
+            widget = Widget.objects.create(
+                name="Demo widget",
+                owner=get_user_model().objects.order_by("id").first(),
+                provider=choice.provider if choice else "mistral",
+                model=choice.upstream
+                if choice and choice.kind == "model"
+                else "mistral-small-latest",
+                starters=["What can you do?", "Show me some code"],
+            )
+        origins = {site_url, site_url.replace("127.0.0.1", "localhost")}
+        if set(widget.origins) != origins:
+            widget.allowed_origins = "\n".join(sorted(origins))
+            widget.save(update_fields=["allowed_origins"])
+        return widget.public_key
 
     @staticmethod
     def _keys() -> dict[str, str]:

@@ -34,7 +34,7 @@
     host = document.createElement("div");
     host.setAttribute("data-webchat", key);
     // A shadow root keeps this page's styles and the launcher's apart.
-    var root = host.attachShadow ? host.attachShadow({ mode: "closed" }) : host;
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     var side = settings.position === "left" ? "left" : "right";
     var style = document.createElement("style");
     style.textContent =

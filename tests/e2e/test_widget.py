@@ -1,0 +1,98 @@
+"""A visitor on another site, in headless Chromium: the widget opens, streams, and follows them
+to another page mid-reply; a site that is not allowed gets no widget at all."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from emulator.assistant import compose_reply
+from emulator.process import ROOT
+from tests.servers import free_port
+from widgets import demo_host
+
+SCREENSHOT = ROOT / "docs" / "widget.png"
+
+
+@pytest.fixture(scope="module")
+def sites(live_webchat):
+    """Two stand-in websites on their own origins: one allowed, one not."""
+    allowed_port, foreign_port = free_port(), free_port()
+    allowed = f"http://127.0.0.1:{allowed_port}"
+    key = live_webchat.manage(
+        "shell", "-c",
+        "from django.contrib.auth.models import User; from widgets.models import Widget; "
+        "w = Widget.objects.create(name='E2E widget', owner=User.objects.first(), "
+        "provider='mistral', model='mistral-small-latest', title='Ask the shop', "
+        f"allowed_origins={allowed!r}); print(w.public_key)",
+    ).strip().splitlines()[-1]  # fmt: skip
+    servers = [
+        demo_host.start(port, webchat_url=live_webchat.url, key=key)
+        for port in (allowed_port, foreign_port)
+    ]
+    yield allowed, f"http://127.0.0.1:{foreign_port}"
+    for server in servers:
+        server.shutdown()
+
+
+def reply_text(frame) -> str:
+    return frame.locator(".reply").last.locator(".reply-body").inner_text()
+
+
+def test_the_widget_streams_and_a_reply_survives_a_change_of_page(page: Page, sites):
+    allowed, _ = sites
+    page.goto(f"{allowed}/")
+    launcher = page.get_by_role("button", name="Ask the shop")
+    expect(launcher).to_be_visible()
+    launcher.click()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    frame = page.frame_locator("iframe[title='Ask the shop']")
+    expect(frame.locator("#connection")).to_have_text("")
+    prompt = "Tell me about your return policy"
+    box = frame.get_by_label("Message", exact=True)
+    box.fill(f"[[emulator tokens_per_second=25 tokens=150]] {prompt}")
+    box.press("Enter")
+
+    seen: list[int] = []
+    deadline = time.monotonic() + 20
+    while len(seen) < 3 and time.monotonic() < deadline:
+        length = len(reply_text(frame)) if frame.locator(".reply").count() else 0
+        if length and (not seen or length > seen[-1]):
+            seen.append(length)
+        page.wait_for_timeout(80)
+    assert len(seen) == 3, f"the reply did not grow in steps: {seen}"
+    assert frame.locator(".reply").last.get_attribute("data-status") == "streaming"
+
+    # The visitor moves to another page of the site while the reply is being written.
+    page.get_by_role("link", name="Pricing").click()
+    expect(page).to_have_url(f"{allowed}/pricing")
+    frame = page.frame_locator("iframe[title='Ask the shop']")
+    reply = frame.locator(".reply").last
+    expect(reply).to_be_visible()
+    assert len(reply.locator(".reply-body").inner_text()) >= seen[-1] * 0.8
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+    expect(frame.locator(".reply")).to_have_count(1)  # the same reply, not a second one
+    full = compose_reply(prompt, tokens=150).full_text
+    # The finished reply, rendered from the saved text: every word of the answer, once.
+    words = [w for w in full.split() if w.isalpha() and len(w) > 6][:5]
+    body = reply.locator(".reply-body").inner_text()
+    for word in words:
+        assert body.count(word) == full.count(word), word
+    page.screenshot(path=str(SCREENSHOT))
+
+
+def test_a_site_that_is_not_allowed_gets_no_widget(page: Page, sites):
+    _, foreign = sites
+    warnings: list[str] = []
+    page.on(
+        "console",
+        lambda message: warnings.append(message.text) if message.type == "warning" else None,
+    )
+    page.goto(f"{foreign}/")
+    page.wait_for_timeout(1500)
+    expect(page.locator("[data-webchat]")).to_have_count(0)
+    expect(page.locator("iframe")).to_have_count(0)
+    assert any("is not allowed to use this widget" in w for w in warnings), warnings
+    assert len([w for w in warnings if w.startswith("Webchat widget")]) == 1
