@@ -40,7 +40,8 @@
     style.textContent =
       ":host{all:initial}" +
       ".launcher{position:fixed;bottom:20px;" + side + ":20px;width:56px;height:56px;border-radius:50%;border:0;" +
-      "background:" + (/^#[0-9a-f]{6}$/i.test(settings.accent) ? settings.accent : "#2563eb") + ";color:#fff;font:600 24px/1 system-ui,sans-serif;cursor:pointer;" +
+      "background:" + (/^#[0-9a-f]{6}$/i.test(settings.accent) ? settings.accent : "#2563eb") + ";color:#fff;cursor:pointer;" +
+      "display:flex;align-items:center;justify-content:center;padding:0;" +
       "box-shadow:0 4px 16px rgba(0,0,0,.25);z-index:2147483646}" +
       ".launcher:focus-visible{outline:3px solid #000;outline-offset:3px}" +
       ".panel{position:fixed;bottom:88px;" + side + ":20px;width:380px;height:600px;max-height:calc(100vh - 108px);" +
@@ -53,7 +54,8 @@
     launcher.type = "button";
     launcher.setAttribute("aria-label", settings.label || "Open the chat");
     launcher.setAttribute("aria-expanded", "false");
-    launcher.textContent = "💬";
+    launcher.innerHTML = '<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true" fill="currentColor">' +
+      '<path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
     launcher.addEventListener("click", function () { isOpen ? close() : open(); });
     frame = document.createElement("iframe");
     frame.className = "panel";
