@@ -42,6 +42,7 @@ from administration.filters import (
     DateRangeFilter,
     ModelOrAgentFilter,
     OwnerFilter,
+    WidgetFilter,
     bucket_filter,
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
@@ -78,6 +79,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "provider",
         "model_or_agent",
         "origin",
+        "widget",
         "message_count",
         "tokens",
         "updated",
@@ -88,12 +90,13 @@ class ConversationAdmin(admin.ModelAdmin):
         "provider",
         ModelOrAgentFilter,
         "origin",
+        WidgetFilter,
         "last_status",
         bucket_filter("message_count", "messages", [0, 10, 100]),
         bucket_filter("tokens_out", "tokens out", [0, 1_000, 10_000, 100_000]),
         ("updated", DateRangeFilter),
     ]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "widget"]
     search_fields = ["title"]  # and message text: see get_search_results
     search_help_text = "Titles and the text of every message."
     show_full_result_count = False
@@ -105,6 +108,9 @@ class ConversationAdmin(admin.ModelAdmin):
         "model",
         "agent",
         "origin",
+        "widget",
+        "visitor",
+        "started_on",
         "title",
         "upstream_id",
         "superseded_upstream_ids",

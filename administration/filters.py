@@ -148,3 +148,20 @@ def bucket_filter(field: str, title: str, edges: list[int]) -> type[admin.Simple
 
     Buckets.title = title
     return Buckets
+
+
+class WidgetFilter(admin.SimpleListFilter):
+    """The widgets (a short table), not a DISTINCT over every conversation."""
+
+    title = "widget"
+    parameter_name = "widget"
+
+    def lookups(self, request, model_admin):
+        from widgets.models import Widget
+
+        return [(str(w.pk), w.name) for w in Widget.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(widget_id=int(self.value()))
+        return queryset

@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from conversations.models import DailyUsage
 
-GROUPS = {"day": "day", "user": "owner__username", "model": "model", "origin": "origin"}
+GROUPS = {
+    "day": "day",
+    "user": "owner__username",
+    "model": "model",
+    "origin": "origin",
+    "widget": "widget__name",
+}
 TOTALS = ["replies", "failures", "tokens_in", "tokens_out", "estimated_replies"]
 
 

@@ -172,6 +172,9 @@ class DailyUsage(models.Model):
     provider = models.CharField(max_length=16, choices=Provider.choices)
     model = models.CharField(max_length=200, help_text="The model, or the agent it ran as.")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.APP)
+    widget = models.ForeignKey(
+        "widgets.Widget", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     replies = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0, help_text="Failed or interrupted replies.")
     tokens_in = models.PositiveBigIntegerField(default=0)
@@ -182,9 +185,17 @@ class DailyUsage(models.Model):
         verbose_name_plural = "daily usage"
         permissions = [("export_dailyusage", "Can export usage")]
         constraints = [
+            # Two partial constraints: NULLs are distinct in a plain one on SQLite.
             models.UniqueConstraint(
-                fields=["day", "owner", "provider", "model", "origin"], name="one_usage_row"
-            )
+                fields=["day", "owner", "provider", "model", "origin"],
+                condition=Q(widget__isnull=True),
+                name="one_usage_row",
+            ),
+            models.UniqueConstraint(
+                fields=["day", "owner", "provider", "model", "origin", "widget"],
+                condition=Q(widget__isnull=False),
+                name="one_usage_row_per_widget",
+            ),
         ]
         indexes = [models.Index(fields=["day"], name="usage_day")]
 

@@ -33,6 +33,7 @@ def record_reply(reply: Message, conversation: Conversation) -> None:
         provider=conversation.provider,
         model=reply.model or conversation.model or conversation.agent,
         origin=conversation.origin,
+        widget_id=conversation.widget_id,
     )
     DailyUsage.objects.filter(pk=row.pk).update(
         replies=F("replies") + 1,

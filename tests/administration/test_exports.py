@@ -217,7 +217,9 @@ def peaks(owner, exporter) -> tuple[int, int]:
 
 def test_json_memory_stays_flat_as_conversations_grow_tenfold(alice):
     few, lots = peaks(alice, exports.iter_json)
-    assert lots < 1.5 * few
+    # Each added conversation holds 6 KB of text: keeping them would add that much apiece.
+    # What grows instead is noise (caches other tests warmed): well under a kilobyte each.
+    assert (lots - few) / 1800 < 1024, (few, lots)
 
 
 def test_markdown_zip_memory_grows_only_by_the_zip_directory(alice):

@@ -201,3 +201,42 @@ async def test_new_conversation_starts_afresh(widget):
     assert await Conversation.objects.filter(widget=widget).acount() == 2
     await communicator.disconnect()
     await replies.wait_all()
+
+
+async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and_usage(
+    widget, carol
+):
+    from asgiref.sync import sync_to_async
+    from django.test import Client
+    from django.urls import reverse
+
+    from conversations.models import DailyUsage
+
+    communicator = await signed_in(widget)
+    await communicator.send_json_to({"type": "send", "text": "hello from the shop"})
+    await until(communicator, "done")
+    await communicator.disconnect()
+    await replies.wait_all()
+    usage = await DailyUsage.objects.aget(widget=widget)
+    assert (usage.origin, usage.replies) == ("widget", 1)
+
+    def admin_pages():
+        client = Client()
+        client.force_login(carol)
+        listing = client.get(
+            reverse("admin:conversations_conversation_changelist"),
+            {"origin__exact": "widget", "widget": str(widget.pk)},
+        )
+        conversation = listing.context["cl"].result_list[0]
+        detail = client.get(
+            reverse("admin:conversations_conversation_change", args=[conversation.pk])
+        )
+        by_widget = client.get(
+            reverse("admin:conversations_dailyusage_changelist"), {"group": "widget"}
+        )
+        return listing, detail, by_widget
+
+    listing, detail, by_widget = await sync_to_async(admin_pages)()
+    assert "Shop help" in listing.text
+    assert f"{SITE}/pricing" in detail.text and "anon:test-visitor" in detail.text
+    assert [row["key"] for row in by_widget.context["report"].rows] == ["Shop help"]
