@@ -11,6 +11,9 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from conversations import replies, services
 from conversations.choices import choice_for
@@ -36,10 +39,13 @@ class WidgetConsumer(ChatConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.auth_timer = asyncio.get_running_loop().call_later(
-            AUTH_SECONDS, lambda: asyncio.ensure_future(self.refuse("No visitor token arrived."))
+            AUTH_SECONDS,
+            lambda: asyncio.ensure_future(self.refuse(gettext_lazy("No visitor token arrived."))),
         )
 
-    async def refuse(self, why: str) -> None:
+    async def refuse(self, why) -> None:
+        with translation.override(self.widget.language):
+            why = str(why)  # a lazy or plain string, in the widget's language
         await self.send_json({"type": "error", "message": why, "fatal": True})
         await self.close(code=CLOSE_UNAUTHORIZED)
 
@@ -49,6 +55,10 @@ class WidgetConsumer(ChatConsumer):
         await super().disconnect(code)
 
     async def receive_json(self, content, **kwargs) -> None:
+        with translation.override(self.widget.language):
+            await self.handle_visitor_message(content, **kwargs)
+
+    async def handle_visitor_message(self, content, **kwargs) -> None:
         if self.visitor is None:
             try:
                 await self.authenticate(content if isinstance(content, dict) else {})
@@ -62,14 +72,14 @@ class WidgetConsumer(ChatConsumer):
                     return
                 case "edit":
                     await self.send_json(
-                        {"type": "error", "message": "Editing is not available here."}
+                        {"type": "error", "message": _("Editing is not available here.")}
                     )
                     return
         await super().receive_json(content, **kwargs)
 
     async def authenticate(self, content: dict) -> None:
         if content.get("type") != "auth" or not isinstance(content.get("token"), str):
-            await self.refuse("This chat needs a visitor token first.")
+            await self.refuse(_("This chat needs a visitor token first."))
             return
         try:
             visitor = tokens.read(
@@ -79,10 +89,10 @@ class WidgetConsumer(ChatConsumer):
             await self.refuse(str(refusal))
             return
         if not origins.allowed(visitor.origin, self.widget.origins):
-            await self.refuse("This chat is not available on this site.")
+            await self.refuse(_("This chat is not available on this site."))
             return
         if self.widget.identity == Widget.Identity.REQUIRED and not visitor.verified:
-            await self.refuse("Sign in on the site to use this chat.")
+            await self.refuse(_("Sign in on the site to use this chat."))
             return
         self.auth_timer.cancel()
         self.visitor = visitor
@@ -118,7 +128,7 @@ class WidgetConsumer(ChatConsumer):
         )
         choice = choice_for(f"{self.widget.provider}:{kind}:{name}")
         if choice is None:
-            raise services.Refused("This chat's assistant is not available right now.")
+            raise services.Refused(_("This chat's assistant is not available right now."))
         return choice
 
     async def send_history(self) -> None:

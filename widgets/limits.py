@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from conversations.models import Message
 from conversations.services import Refused
@@ -21,10 +22,13 @@ from widgets.models import LimitHit, Widget
 
 def check_message(widget: Widget, text: str, *, visitor: str, address: str | None) -> None:
     if not text.strip():
-        raise Refused("Type a message first.")
+        raise Refused(_("Type a message first."))
     if len(text) > widget.max_message_chars:
         _hit(widget, "message_length", visitor, address)
-        raise Refused(f"{widget.limit_message} (At most {widget.max_message_chars} characters.)")
+        raise Refused(
+            _("%(message)s (At most %(count)d characters.)")
+            % {"message": widget.limit_message, "count": widget.max_message_chars}
+        )
     check_turn(widget, visitor=visitor, address=address)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext as _
 
 SALT = "webchat.widget.visitor"
 
@@ -54,13 +55,13 @@ def read(token: str, *, widget_key: str, origin: str | None = None) -> Visitor:
             token, salt=SALT, max_age=settings.WEBCHAT_WIDGET_TOKEN_DAYS * 86400
         )
     except signing.SignatureExpired:
-        raise Refused("This chat session has expired; reload the page.") from None
+        raise Refused(_("This chat session has expired; reload the page.")) from None
     except signing.BadSignature:
-        raise Refused("This chat session is not valid.") from None
+        raise Refused(_("This chat session is not valid.")) from None
     if not isinstance(payload, dict) or payload.get("w") != widget_key:
-        raise Refused("This chat session belongs to another widget.")
+        raise Refused(_("This chat session belongs to another widget."))
     if origin is not None and payload.get("o") != origin:
-        raise Refused("This chat session belongs to another site.")
+        raise Refused(_("This chat session belongs to another site."))
     return Visitor(widget_key, str(payload.get("v", "")), str(payload.get("o", "")),
                    str(payload.get("n", "")))  # fmt: skip
 
@@ -71,20 +72,20 @@ def new_anonymous() -> str:
 
 def verify_identity(identity: str, secret: str) -> tuple[str, str]:
     """(visitor id, display name) from a signed identity, or `Refused` saying what is wrong."""
-    body, _, signature = identity.partition(".")
+    body, _dot, signature = identity.partition(".")
     expected = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
     if not body or not hmac.compare_digest(signature, expected):
-        raise Refused("The site's sign-in for this chat could not be verified.")
+        raise Refused(_("The site's sign-in for this chat could not be verified."))
     try:
         claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         user_id = str(claims["user_id"])
         expires = float(claims["exp"])
     except (ValueError, KeyError, TypeError):
-        raise Refused("The site's sign-in for this chat is malformed.") from None
+        raise Refused(_("The site's sign-in for this chat is malformed.")) from None
     if expires < time.time():
-        raise Refused("The site's sign-in for this chat has expired; reload the page.")
+        raise Refused(_("The site's sign-in for this chat has expired; reload the page."))
     if not user_id or len(user_id) > 90:
-        raise Refused("The site's sign-in for this chat has no usable user id.")
+        raise Refused(_("The site's sign-in for this chat has no usable user id."))
     return f"user:{user_id}", str(claims.get("name", ""))[:100]
 
 

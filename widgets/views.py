@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -59,7 +60,8 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
         body = {}
     body = body if isinstance(body, dict) else {}
     try:
-        visitor = _visitor_for(widget, origin, body, client_address(request))
+        with translation.override(widget.language):
+            visitor = _visitor_for(widget, origin, body, client_address(request))
     except (Refused, tokens.Refused) as refusal:
         return _cors(JsonResponse({"error": str(refusal)}, status=403), origin)
     answer = {
@@ -75,13 +77,15 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
 
 def _refusal(widget: Widget | None, origin: str | None) -> str:
     if widget is None:
-        return "There is no such widget."
+        return _("There is no such widget.")
     if not widget.enabled:
-        return "This widget is switched off."
+        return _("This widget is switched off.")
     if not origin:
-        return "This request has no Origin: a widget token is only for a page on an allowed site."
+        return _(
+            "This request has no Origin: a widget token is only for a page on an allowed site."
+        )
     if not origins.allowed(origin, widget.origins):
-        return f"{origin} is not allowed to use this widget."
+        return _("%(origin)s is not allowed to use this widget.") % {"origin": origin}
     return ""
 
 
@@ -91,7 +95,7 @@ def _visitor_for(widget: Widget, origin: str, body: dict, address: str | None) -
         visitor_id, name = tokens.verify_identity(identity, widget.secret)
         return tokens.Visitor(widget.public_key, visitor_id, origin, name)
     if widget.identity == Widget.Identity.REQUIRED:
-        raise Refused("Sign in on the site to use this chat.")
+        raise Refused(_("Sign in on the site to use this chat."))
     previous = body.get("token")
     if isinstance(previous, str) and previous:
         try:

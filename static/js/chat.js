@@ -26,7 +26,7 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}${state.section.dataset.ws}`);
     state.socket = socket;
-    setConnection(state, "Connecting…");
+    setConnection(state, say(state, "Connecting", "Connecting…"));
     socket.onopen = () => {
       state.retries = 0;
       setConnection(state, "");
@@ -37,7 +37,7 @@
     socket.onclose = (event) => {
       if (state.closed) return;
       if (event.code === 4403 || event.code === 4404 || event.code === 4401) {
-        const why = { 4404: section404(state), 4403: "Sign in again.", 4401: "This chat is not available here." };
+        const why = { 4404: section404(state), 4403: "Sign in again.", 4401: say(state, "Unavailable", "This chat is not available here.") };
         setConnection(state, state.refusal || why[event.code]);
         return;
       }
@@ -45,13 +45,13 @@
       // after reconnecting has everything so far.
       state.retries += 1;
       const wait = Math.min(10000, 500 * 2 ** Math.min(state.retries, 5));
-      setConnection(state, "Reconnecting…");
+      setConnection(state, say(state, "Reconnecting", "Reconnecting…"));
       setTimeout(() => { if (!state.closed) open(state); }, wait);
     };
   }
 
   function section404(state) {
-    return state.section.dataset.widget !== undefined ? "This chat is not available." : "This conversation does not exist.";
+    return state.section.dataset.widget !== undefined ? say(state, "Unavailable", "This chat is not available here.") : "This conversation does not exist.";
   }
 
   function disconnect() {
@@ -74,6 +74,9 @@
     showError(state, "Not connected right now; your message is still in the box.");
     return false;
   }
+
+  // The widget frame passes its strings in its own language (data-say-*); the app is English.
+  function say(state, key, english) { return state.section.dataset["say" + key] || english; }
 
   function setConnection(state, text) {
     const el = state.section.querySelector("#connection");

@@ -168,3 +168,15 @@ def test_the_loader_is_small(client):
     assert response.status_code == 200 and "javascript" in response["Content-Type"]
     compressed = len(gzip.compress(LOADER.read_bytes(), compresslevel=9))
     assert compressed <= 5 * 1024, f"the loader is {compressed} bytes compressed"
+
+
+def test_a_french_widget_speaks_french_to_its_visitors(widget):
+    Widget.objects.filter(pk=widget.pk).update(language="fr", identity=Widget.Identity.REQUIRED)
+    frame = Client().get(reverse("widgets:frame", args=[widget.public_key]))
+    assert (
+        'lang="fr"' in frame.text
+        and "Envoyer" in frame.text
+        and "Nouvelle conversation" in frame.text
+    )
+    refusal = ask(widget.public_key, SITE).json()["error"]
+    assert refusal == "Connectez-vous sur le site pour utiliser cette discussion."
