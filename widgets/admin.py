@@ -6,7 +6,7 @@ from contextvars import ContextVar
 
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from administration.admin import AuditedAdmin
 from widgets.models import LimitHit, Widget
@@ -57,12 +57,21 @@ class WidgetAdmin(AuditedAdmin):
 
     @admin.display(description="preview")
     def preview(self, widget: Widget) -> str:
-        if not widget.pk:
-            return ""
-        # The frame refuses to be framed by anything but the allowed sites, this admin included.
-        url = reverse("widgets:frame", args=[widget.public_key])
-        return format_html('<a href="{}" target="_blank" rel="noopener">Open the chat frame</a> '
-                           "(it waits for a visitor token from an allowed site).", url)  # fmt: skip
+        # How the open widget greets a new visitor. (The live frame refuses to be framed by any
+        # site but the allowed ones, this admin included: try it on one of them.)
+        starters = format_html_join(
+            "", '<li style="border:1px solid {};border-radius:1rem;padding:.2rem .6rem">{}</li>',
+            ((widget.accent, s) for s in widget.starters),
+        )  # fmt: skip
+        return format_html(
+            '<div style="width:320px;border-radius:12px;box-shadow:0 4px 16px rgba(0,0,0,.2);'
+            'overflow:hidden;font-family:system-ui,sans-serif">'
+            '<div style="background:{};color:#fff;padding:.6rem .8rem;font-weight:600">{}</div>'
+            '<div style="padding:.8rem"><p style="margin:0 0 .6rem">{}</p>'
+            '<ul style="list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.4rem">'
+            "{}</ul></div></div>",
+            widget.accent, widget.title, widget.greeting, starters,
+        )  # fmt: skip
 
     def _absolute(self, path: str) -> str:
         request = _request.get(None)

@@ -6,6 +6,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -63,7 +64,13 @@ class Widget(models.Model):
     starters = models.JSONField(
         default=list, blank=True, help_text="Up to four starter prompts shown to new visitors."
     )
-    accent = models.CharField(max_length=7, default="#2563eb", help_text="A colour like #2563eb.")
+    # Validated: it is written into the frame's style sheet and the launcher's.
+    accent = models.CharField(
+        max_length=7,
+        default="#2563eb",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #2563eb.")],
+        help_text="A colour like #2563eb.",
+    )
     position = models.CharField(max_length=8, choices=Position.choices, default=Position.RIGHT)
     theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en")

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -180,3 +181,23 @@ def test_a_french_widget_speaks_french_to_its_visitors(widget):
     )
     refusal = ask(widget.public_key, SITE).json()["error"]
     assert refusal == "Connectez-vous sur le site pour utiliser cette discussion."
+
+
+def test_the_admin_shows_the_snippet_and_refuses_a_colour_that_is_not_one(widget, carol):
+    client = Client()
+    client.force_login(carol)
+    url = reverse("admin:widgets_widget_change", args=[widget.pk])
+    page = client.get(url)
+    assert f"data-widget=&quot;{widget.public_key}&quot;" in page.text and "/widget.js" in page.text
+    widget.accent = "#fff;} body{display:none"
+    with pytest.raises(ValidationError):
+        widget.full_clean()
+
+
+def test_a_widget_offers_only_a_configured_model_or_agent(widget):
+    widget.model = "gpt-secret-internal"
+    with pytest.raises(ValidationError, match="not offered here"):
+        widget.full_clean()
+    widget.model, widget.agent = "mistral-small-latest", "demo"
+    with pytest.raises(ValidationError, match="one of the two"):
+        widget.full_clean()

@@ -240,3 +240,26 @@ async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and
     assert "Shop help" in listing.text
     assert f"{SITE}/pricing" in detail.text and "anon:test-visitor" in detail.text
     assert [row["key"] for row in by_widget.context["report"].rows] == ["Shop help"]
+
+
+async def test_a_verified_visitor_finds_their_conversation_on_another_device(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(identity=Widget.Identity.OPTIONAL)
+    phone = await socket(widget.public_key)
+    await phone.send_json_to(
+        {"type": "auth", "origin": SITE,
+         "token": tokens.issue(tokens.Visitor(widget.public_key, "user:7", SITE, "Ada"))}
+    )  # fmt: skip
+    await receive(phone)
+    await phone.send_json_to({"type": "send", "text": "started on my phone"})
+    await until(phone, "done")
+    await phone.disconnect()
+    await replies.wait_all()
+    # Another device: another token, issued later, for the same signed-in user.
+    laptop = await socket(widget.public_key)
+    await laptop.send_json_to(
+        {"type": "auth", "origin": SITE,
+         "token": tokens.issue(tokens.Visitor(widget.public_key, "user:7", SITE, "Ada"))}
+    )  # fmt: skip
+    history = await receive(laptop)
+    assert "started on my phone" in history["html"]
+    await laptop.disconnect()

@@ -38,7 +38,18 @@
   document.getElementById("close-widget").addEventListener("click", () => tellParent({ type: "webchat:close" }));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !document.querySelector("#stop:not([hidden])")) tellParent({ type: "webchat:close" });
+    if (event.key === "Tab") keepFocusInside(event);
   });
+
+  // While open, Tab cycles inside the chat instead of wandering off into the host page.
+  function keepFocusInside(event) {
+    const focusable = [...document.querySelectorAll("button:not([hidden]), textarea, a[href], summary")]
+      .filter((el) => el.offsetParent !== null && !el.disabled);
+    if (!focusable.length) return;
+    const first = focusable[0], last = focusable[focusable.length - 1];
+    if (event.shiftKey && document.activeElement === first) { last.focus(); event.preventDefault(); }
+    else if (!event.shiftKey && document.activeElement === last) { first.focus(); event.preventDefault(); }
+  }
   section.addEventListener("click", (event) => {
     const starter = event.target.closest("[data-starter]");
     if (!starter) return;
