@@ -50,6 +50,7 @@ from django.utils import timezone  # noqa: E402
 from conversations.models import Conversation, Message  # noqa: E402
 from conversations.rendering import render_markdown, render_user_text  # noqa: E402
 from emulator.assistant import compose_reply  # noqa: E402
+from widgets.models import Widget  # noqa: E402
 
 CONVERSATIONS = 10_000
 MESSAGES = 500
@@ -116,11 +117,11 @@ def timed(client: Client, url: str, **headers) -> tuple[float, int, int]:
     return statistics.median(samples), len(queries), len(response.content)
 
 
-def first_page_bytes(client: Client) -> dict[str, int]:
-    """The index page and every asset it loads, gzip-compressed as they go over the wire."""
-    response = client.get("/", HTTP_ACCEPT_ENCODING="gzip")
+def first_page_bytes(client: Client, url: str = "/") -> dict[str, int]:
+    """A page and every asset it loads, gzip-compressed as they go over the wire."""
+    response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
     html = response.content
-    sizes = {"/ (HTML)": len(html)}
+    sizes = {f"{url} (HTML)": len(html)}
     page = gzip.decompress(html).decode() if response.get("Content-Encoding") == "gzip" else html
     for path in re.findall(r'(?:href|src)="(/static/[^"]+)"', page):
         source = Path(finders.find(path.removeprefix(settings.STATIC_URL).lstrip("/")))
@@ -169,6 +170,16 @@ def main() -> None:
         sizes = first_page_bytes(client)
         for path, size in sizes.items():
             print(f"  {path:<60} {size / 1024:6.1f} KiB gzip")
+        # The widget: the loader a host page fetches, then the frame's first load when opened.
+        widget = Widget.objects.create(
+            name="Bench", owner=user, provider="mistral", model="mistral-small-latest",
+            allowed_origins="https://shop.example.com",
+        )  # fmt: skip
+        frame = first_page_bytes(Client(), f"/widget/{widget.public_key}/frame")
+        loader = len(gzip.compress(Path(ROOT / "widgets/static/widgets/widget.js").read_bytes(), 9))
+        print(f"  {'/widget.js (the loader, on the host page)':<60} {loader / 1024:6.1f} KiB gzip")
+        for path, size in frame.items():
+            print(f"  {path.replace(widget.public_key, 'KEY'):<60} {size / 1024:6.1f} KiB gzip")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "pages.json").write_text(
@@ -180,6 +191,10 @@ def main() -> None:
                     k: {"ms": v[0], "queries": v[1], "bytes": v[2]} for k, v in results.items()
                 },
                 "first_page_gzip_bytes": sizes,
+                "widget_loader_gzip_bytes": loader,
+                "widget_frame_gzip_bytes": {
+                    k.replace(widget.public_key, "KEY"): v for k, v in frame.items()
+                },
             },
             indent=2,
         )
