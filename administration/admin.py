@@ -80,6 +80,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "model_or_agent",
         "origin",
         "widget",
+        "started_on",
         "message_count",
         "tokens",
         "updated",

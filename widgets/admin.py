@@ -61,7 +61,7 @@ class WidgetAdmin(AuditedAdmin):
         # site but the allowed ones, this admin included: try it on one of them.)
         starters = format_html_join(
             "", '<li style="border:1px solid {};border-radius:1rem;padding:.2rem .6rem">{}</li>',
-            ((widget.accent, s) for s in widget.starters),
+            ((widget.safe_accent, s) for s in widget.starters),
         )  # fmt: skip
         return format_html(
             '<div style="width:320px;border-radius:12px;box-shadow:0 4px 16px rgba(0,0,0,.2);'
@@ -70,7 +70,7 @@ class WidgetAdmin(AuditedAdmin):
             '<div style="padding:.8rem"><p style="margin:0 0 .6rem">{}</p>'
             '<ul style="list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.4rem">'
             "{}</ul></div></div>",
-            widget.accent, widget.title, widget.greeting, starters,
+            widget.safe_accent, widget.title, widget.greeting, starters,
         )  # fmt: skip
 
     def _absolute(self, path: str) -> str:

@@ -68,7 +68,7 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
         "token": tokens.issue(visitor),
         "verified": visitor.verified,
         # How the launcher looks: the owner's choices, from the record.
-        "accent": widget.accent,
+        "accent": widget.safe_accent,
         "position": widget.position,
         "label": widget.title,
     }

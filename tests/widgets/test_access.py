@@ -201,3 +201,10 @@ def test_a_widget_offers_only_a_configured_model_or_agent(widget):
     widget.model, widget.agent = "mistral-small-latest", "demo"
     with pytest.raises(ValidationError, match="one of the two"):
         widget.full_clean()
+
+
+def test_a_colour_that_bypassed_validation_never_reaches_the_style_sheet(widget):
+    Widget.objects.filter(pk=widget.pk).update(accent="red;} body {display:none")
+    frame = Client().get(reverse("widgets:frame", args=[widget.public_key])).text
+    assert "display:none" not in frame and "--accent: #2563eb" in frame
+    assert ask(widget.public_key, SITE).json()["accent"] == "#2563eb"

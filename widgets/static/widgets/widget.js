@@ -97,6 +97,10 @@
     if (lastFocus && lastFocus.focus) lastFocus.focus(); else launcher.focus();
   }
 
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && isOpen) close();
+  });
+
   window.addEventListener("message", function (event) {
     if (event.origin !== base || !frame || event.source !== frame.contentWindow) return;
     if (event.data && event.data.type === "webchat:close") close();
