@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from conversations.models import Provider
 
-
 ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
 
 
