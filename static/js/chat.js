@@ -71,12 +71,13 @@
       state.queued.push(message); // sent as soon as the socket opens
       return true;
     }
-    showError(state, "Not connected right now; your message is still in the box.");
+    showError(state, say(state, "Offline", "Not connected right now; your message is still in the box."));
     return false;
   }
 
   // The widget frame passes its strings in its own language (data-say-*); the app is English.
   function say(state, key, english) { return state.section.dataset["say" + key] || english; }
+  function label(key, english) { return document.getElementById("chat")?.dataset["say" + key] || english; }
 
   function setConnection(state, text) {
     const el = state.section.querySelector("#connection");
@@ -157,7 +158,7 @@
         replaceReply(state, frame.id, frame.html);
         state.seq.set(frame.id, frame.seq);
         if (state.streaming === frame.id) setStreaming(state, null);
-        announce(replyEl(frame.id)?.querySelector(".reply-body")?.textContent.slice(0, 500) || "Reply finished");
+        announce(replyEl(frame.id)?.querySelector(".reply-body")?.textContent.slice(0, 500) || say(state, "Finished", "Reply finished"));
         return;
       case "title": {
         const row = document.getElementById(`conversation-${frame.id}`);
@@ -227,13 +228,13 @@
       const button = document.createElement("button");
       button.type = "button";
       button.className = "copy";
-      button.textContent = "Copy";
+      button.textContent = label("Copy", "Copy");
       button.setAttribute("aria-label", `Copy ${block.dataset.lang || ""} code`.replace("  ", " "));
       button.addEventListener("click", async () => {
         const code = block.querySelector("code")?.innerText ?? block.innerText;
-        try { await navigator.clipboard.writeText(code); button.textContent = "Copied"; }
-        catch { button.textContent = "Select and copy"; }
-        setTimeout(() => { button.textContent = "Copy"; }, 1500);
+        try { await navigator.clipboard.writeText(code); button.textContent = label("Copied", "Copied"); }
+        catch { button.textContent = label("Selectcopy", "Select and copy"); }
+        setTimeout(() => { button.textContent = label("Copy", "Copy"); }, 1500);
       });
       block.prepend(button);
     });
@@ -244,7 +245,7 @@
     const box = form.querySelector("#composer-text");
     const submit = () => {
       const text = box.value;
-      if (!text.trim()) { showError(state, "Write a message first."); return; }
+      if (!text.trim()) { showError(state, say(state, "Empty", "Write a message first.")); return; }
       if (state.streaming !== null) { showError(state, "A reply is still being written. Stop it or wait."); return; }
       state.pendingText = text;
       send(state, { type: "send", text });

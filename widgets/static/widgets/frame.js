@@ -23,6 +23,7 @@
     if (data.type === "webchat:token" && typeof data.token === "string") {
       parentOrigin = event.origin;
       window.webchatChat.start(section, { token: data.token, origin: event.origin, page: data.page || "" });
+      document.getElementById("composer-text").focus();
     } else if (data.type === "webchat:new") {
       window.webchatChat.send({ type: "new" });
     } else if (data.type === "webchat:focus") {
