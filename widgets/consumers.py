@@ -68,6 +68,12 @@ class WidgetConsumer(ChatConsumer):
         if isinstance(content, dict):
             match content.get("type"):
                 case "new":
+                    # Each new conversation is a row (and at Orq an upstream one): rate-limited.
+                    try:
+                        await self.check_rate()
+                    except services.Refused as refusal:
+                        await self.send_json({"type": "error", "message": str(refusal)})
+                        return
                     await self.open_conversation(new=True)
                     return
                 case "edit":

@@ -263,3 +263,16 @@ async def test_a_verified_visitor_finds_their_conversation_on_another_device(wid
     history = await receive(laptop)
     assert "started on my phone" in history["html"]
     await laptop.disconnect()
+
+
+async def test_new_conversations_are_rate_limited_like_messages(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(messages_per_minute=2, limit_message="Easy!")
+    communicator = await signed_in(widget)
+    for _ in range(2):
+        await communicator.send_json_to({"type": "new"})
+        await until(communicator, "history")
+    await communicator.send_json_to({"type": "new"})
+    _, error = await until(communicator, "error")
+    assert error["message"] == "Easy!"
+    assert await Conversation.objects.filter(widget=widget).acount() == 3  # the first and two new
+    await communicator.disconnect()
