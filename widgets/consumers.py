@@ -148,6 +148,7 @@ class WidgetConsumer(ChatConsumer):
     # --- the team chat's actions, with the widget's limits -----------------------------------
 
     async def send_message(self, text: str) -> None:
+        await self.current_widget()
         await sync_to_async(limits.check_message)(
             self.widget, text, visitor=self.visitor.visitor, address=self.address()
         )
@@ -155,9 +156,17 @@ class WidgetConsumer(ChatConsumer):
 
     async def check_rate(self) -> None:
         # Regenerate counts as a message: the same per-minute and token limits.
+        await self.current_widget()
         await sync_to_async(limits.check_turn)(
             self.widget, visitor=self.visitor.visitor, address=self.address()
         )
+
+    async def current_widget(self) -> None:
+        """The owner may have changed limits, sites or switched it off since the socket opened."""
+        await self.widget.arefresh_from_db()
+        if not self.widget.enabled or not origins.allowed(self.visitor.origin, self.widget.origins):
+            await self.refuse(_("This chat is not available on this site."))
+            raise services.Refused(_("This chat is not available on this site."))
 
     def address(self) -> str | None:
         client = self.scope.get("client")

@@ -38,20 +38,30 @@ def allowed(origin: str | None, origins: list[str]) -> bool:
     """Whether a request's `Origin` is one of `origins` (a `*.` entry covers subdomains only)."""
     if not origin:
         return False
-    origin = origin.lower()
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+    parts = urlsplit(origin.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
         return False
     for pattern in origins:
-        if pattern == origin:
-            return True
-        if "://*." in pattern:
-            scheme, rest = pattern.split("://*.", 1)
-            suffix_host, _, suffix_port = rest.partition(":")
-            host_port = origin.split("://", 1)[1]
-            host, _, port = host_port.partition(":")
-            if scheme == parts.scheme and port == suffix_port and host.endswith("." + suffix_host):
+        wanted = urlsplit(pattern)
+        if wanted.scheme != parts.scheme or wanted.port != port:
+            continue
+        host = wanted.hostname or ""
+        if host.startswith("*."):
+            if parts.hostname.endswith(host[1:]):
                 return True
+        elif parts.hostname == host:
+            return True
     return False
 
 

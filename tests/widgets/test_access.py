@@ -208,3 +208,16 @@ def test_a_colour_that_bypassed_validation_never_reaches_the_style_sheet(widget)
     frame = Client().get(reverse("widgets:frame", args=[widget.public_key])).text
     assert "display:none" not in frame and "--accent: #2563eb" in frame
     assert ask(widget.public_key, SITE).json()["accent"] == "#2563eb"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil@help.example.org",
+        "https://help.example.org:443x",
+        "https://help.example.org/path",
+        "HTTPS://SHOP.EXAMPLE.COM/",
+    ],
+)
+def test_origins_with_user_info_bad_ports_or_paths_are_not_origins(widget, origin):
+    assert ask(widget.public_key, origin).status_code == 403

@@ -276,3 +276,12 @@ async def test_new_conversations_are_rate_limited_like_messages(widget):
     assert error["message"] == "Easy!"
     assert await Conversation.objects.filter(widget=widget).acount() == 3  # the first and two new
     await communicator.disconnect()
+
+
+async def test_switching_a_widget_off_stops_open_sockets_at_their_next_message(widget):
+    communicator = await signed_in(widget)
+    await Widget.objects.filter(pk=widget.pk).aupdate(enabled=False)
+    await communicator.send_json_to({"type": "send", "text": "still there?"})
+    _, error = await until(communicator, "error")
+    assert error["fatal"]
+    assert not await Message.objects.filter(conversation__widget=widget).aexists()
