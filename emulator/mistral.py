@@ -132,7 +132,7 @@ class MistralAPI:
         if isinstance(inputs, str):
             return inputs
         if isinstance(inputs, list):
-            return "\n".join(_content_text(e.get("content")) for e in inputs if _is_user_input(e))
+            return _last_user_text(inputs)
         return ""
 
     # --- conversations ----------------------------------------------------------------------
@@ -282,7 +282,7 @@ class MistralAPI:
         stream: bool,
         store: bool,
     ) -> Answer:
-        prompt = "\n".join(_content_text(e["content"]) for e in inputs if _is_user_input(e))
+        prompt = _last_user_text(inputs)
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
         agent = conversation.agent_id is not None
@@ -431,6 +431,13 @@ def _is_user_input(entry: Any) -> bool:
         and entry.get("type", "message.input") == "message.input"
         and entry.get("role") == "user"
     )
+
+
+def _last_user_text(inputs: list[Any]) -> str:
+    """What the turn answers: the last user message. Entries before it are history a client
+    gives a new conversation (earlier turns); they are stored, and directives in them are old."""
+    said = [_content_text(e.get("content")) for e in inputs if _is_user_input(e)]
+    return said[-1] if said else ""
 
 
 def _content_text(content: Any) -> str:

@@ -17,6 +17,9 @@ from emulator.sse import DropConnection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+# Seconds before an idle keep-alive connection is closed: uvicorn's default, said here because
+# clients must let theirs go sooner (upstream.http.Timeouts.keepalive) and tests check it.
+IDLE_TIMEOUT = 5.0
 
 
 class _HideDeliberateDrops(logging.Filter):
@@ -64,6 +67,7 @@ async def serve_async(
     tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
     fault: str = "",
     sock: socket.socket | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> None:
     """Serve until cancelled or signalled; pass `sock` (`bind_socket`) to know the port first."""
     config = EmulatorConfig(tokens_per_second=tokens_per_second, fault=fault)
@@ -75,6 +79,7 @@ async def serve_async(
         lifespan="off",
         access_log=False,
         server_header=False,
+        timeout_keep_alive=idle_timeout,
         timeout_graceful_shutdown=1,
     )
     # After uvicorn.Config, which (re)configures its loggers.

@@ -33,6 +33,11 @@ class Timeouts:
     read: float = 60.0
     # From sending a stream request until its first event arrives (headers included).
     first_byte: float = 30.0
+    # How long an idle pooled connection is kept. Servers close idle keep-alive connections
+    # too (uvicorn, and so our emulator, after 5 s); equal timeouts race, and a request sent
+    # as the server closes is lost. Letting ours go first avoids most of those; the backend
+    # resends the rest (upstream/network.py).
+    keepalive: float = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,9 @@ class HttpTransport:
         # Tests of parser edge cases replay recorded wire text through httpx.MockTransport.
         self._transport = transport
         self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=min(100, max_connections)
+            max_connections=max_connections,
+            max_keepalive_connections=min(100, max_connections),
+            keepalive_expiry=self.timeouts.keepalive,
         )
         # An AsyncClient is bound to the loop that first used it; tests and async_to_sync run
         # other loops, so each loop gets its own pool.
@@ -104,6 +111,12 @@ class HttpTransport:
 
     def _unavailable(self, message: str, **kwargs: Any) -> Unavailable:
         return Unavailable(message, provider=self.provider, **kwargs)
+
+    def _connection_failed(self, exc: httpx.TransportError) -> Unavailable:
+        # The transport's own words ("Server disconnected without sending a response") are for
+        # the log; the person reading the reply gets what happened.
+        log.warning("%s: the connection failed before an answer: %r", self.provider, exc)
+        return self._unavailable("the connection closed before any answer arrived")
 
     def _retry_wait(self, attempt: int, response: httpx.Response | None = None) -> float | None:
         """Seconds to wait before another try, or None when we must give up now."""
@@ -175,7 +188,7 @@ class HttpTransport:
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt) if idempotent else None
                 if wait is None:
-                    raise self._unavailable(f"connection failed: {exc}") from exc
+                    raise self._connection_failed(exc) from exc
             else:
                 status = response.status_code
                 retryable = status in (429, 503) or (idempotent and status in (500, 502, 504))
@@ -227,7 +240,7 @@ class HttpTransport:
             except httpx.TimeoutException as exc:
                 raise self._unavailable(f"no answer within {self.timeouts.read:g} s") from exc
             except httpx.TransportError as exc:
-                raise self._unavailable(f"connection failed: {exc}") from exc
+                raise self._connection_failed(exc) from exc
             else:
                 if response.status_code < 400:
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -137,8 +137,9 @@ class MistralClient:
         agent_id: str | None = None,
         title: str | None = None,
         instructions: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
     ) -> TurnResult:
-        body = _start_body(text, model, agent_id, title, instructions, stream=False)
+        body = _start_body(text, model, agent_id, title, instructions, history, stream=False)
         return parse_turn(await self.http.call("POST", "/v1/conversations", body=body))
 
     async def append(self, conversation_id: str, *, text: str) -> TurnResult:
@@ -163,8 +164,10 @@ class MistralClient:
         agent_id: str | None = None,
         title: str | None = None,
         instructions: str | None = None,
+        history: Sequence[tuple[str, str]] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        body = _start_body(text, model, agent_id, title, instructions, stream=True)
+        """`history`: earlier (role, text) turns the new conversation starts with, oldest first."""
+        body = _start_body(text, model, agent_id, title, instructions, history, stream=True)
         async with self.http.open_stream("POST", "/v1/conversations", body=body) as stream:
             yield _events(stream)
 
@@ -195,12 +198,14 @@ def _start_body(
     agent_id: str | None,
     title: str | None,
     instructions: str | None,
+    history: Sequence[tuple[str, str]] = (),
     *,
     stream: bool,
 ) -> dict[str, Any]:
     if bool(model) == bool(agent_id):
         raise ValueError("start a Mistral conversation with a model or an agent, not both")
-    body: dict[str, Any] = {"inputs": text, "stream": stream, "store": True}
+    inputs = _with_history(text, history)
+    body: dict[str, Any] = {"inputs": inputs, "stream": stream, "store": True}
     if model:
         body["model"] = model
     else:
@@ -210,6 +215,22 @@ def _start_body(
     if instructions:
         body["instructions"] = instructions
     return body
+
+
+def _with_history(text: str, history: Sequence[tuple[str, str]]) -> str | list[dict[str, Any]]:
+    """Inputs: the text alone, or the earlier turns as entries and then the text (PROTOCOL 2.1)."""
+    if not history:
+        return text
+    return [*(_entry(role, said) for role, said in history), _entry("user", text)]
+
+
+def _entry(role: str, text: str) -> dict[str, Any]:
+    # What the model said earlier goes back as its own output entry; the user's as input.
+    if role == "assistant":
+        return {"object": "entry", "type": "message.output", "role": "assistant", "content": text}
+    if role != "user":
+        raise ValueError(f"an earlier turn is the user's or the assistant's, not {role!r}")
+    return {"object": "entry", "type": "message.input", "role": "user", "content": text}
 
 
 def _append_body(text: str, *, stream: bool) -> dict[str, Any]:
@@ -409,10 +430,12 @@ def fold_entries(entries: Iterable[Any]) -> tuple[Message, ...]:
 
 
 class EventTranslator:
-    """Mistral's events → ours. Stateful: a client function call is announced once."""
+    """Mistral's events → ours. Stateful: a client function call is announced once, and the
+    model named on the output deltas is reported with `Done`."""
 
     def __init__(self) -> None:
         self._calls: set[str] = set()
+        self._model: str | None = None
 
     def __call__(self, payload: dict) -> tuple[StreamEvent, ...]:
         kind = payload.get("type")
@@ -424,6 +447,8 @@ class EventTranslator:
             case "conversation.response.started":
                 return (Started(conversation_id=field("conversation_id")),)
             case "message.output.delta":
+                model = payload.get("model")
+                self._model = model if isinstance(model, str) and model else self._model
                 return self._delta(field("id"), payload.get("content"))
             case "tool.execution.started":
                 return (
@@ -455,7 +480,7 @@ class EventTranslator:
             case "agent.handoff.done":
                 return (Handoff(to_agent=payload.get("next_agent_name")),)
             case "conversation.response.done":
-                return (Done(usage=parse_usage(payload.get("usage"))),)
+                return (Done(usage=parse_usage(payload.get("usage")), model=self._model),)
             case "conversation.response.error":
                 code = payload.get("code")
                 return (

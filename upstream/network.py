@@ -6,6 +6,12 @@ is readable (a system call each) before every request. A relay reads one small c
 token from hundreds of streams, so that was the largest single cost per relayed event. This
 backend keeps httpx and httpcore (HTTP/1.1 parsing, pooling, TLS, timeouts, their typed
 errors) and swaps only the socket layer for an asyncio protocol with a buffer.
+
+It also repairs one race every pooled client has: a server closes a kept-alive connection that
+has been idle for its timeout just as we send the next request on it. Nothing of that request
+was processed (the server had already let the connection go), so it is sent once more on a
+fresh connection, and only in that case: a failure before any answer on a new connection, or
+after part of an answer, is left to the caller.
 """
 
 # ruff: noqa: ASYNC109 (httpcore's network interface takes `timeout` arguments)
@@ -13,15 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpcore
 import httpx
 
+log = logging.getLogger(__name__)
+
 _HIGH_WATER = 256 * 1024  # unread bytes before the socket stops being read
+
+
+class ClosedWhileIdle(httpcore.ReadError):
+    """The server closed a kept-alive connection before answering the request sent on it."""
 
 
 def _expire(waiter: asyncio.Future) -> None:
@@ -33,6 +46,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self.received = 0  # bytes ever received, to tell whether a request got any answer
         self.eof = False
         self.error: BaseException | None = None
         self.paused = False
@@ -44,6 +58,7 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        self.received += len(data)
         if len(self.buffer) > _HIGH_WATER and not self.paused:
             self.paused = True
             self.transport.pause_reading()
@@ -94,9 +109,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        # HTTP/1.1 writes a request, then reads its answer: a write after a read starts the
+        # next exchange. What had been received when it started tells whether any answer came.
+        self._exchanges = 0
+        self._reading = True
+        self._answer_from = 0
+
+    def _closed_while_idle(self) -> bool:
+        """Whether the server closed this reused connection before answering on it."""
+        return self._exchanges > 1 and self._protocol.received == self._answer_from
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
+        self._reading = True
         if not protocol.buffer and not protocol.eof:
             # Only a read that has to wait arms a timer.
             try:
@@ -110,6 +135,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 protocol.paused = False
                 self._transport.resume_reading()
             return data
+        if self._closed_while_idle():
+            raise ClosedWhileIdle("the server closed the idle connection before answering")
         if protocol.error is not None:
             raise httpcore.ReadError(str(protocol.error)) from protocol.error
         return b""
@@ -117,6 +144,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        if self._reading:
+            self._reading = False
+            self._exchanges += 1
+            self._answer_from = self._protocol.received
         if self._transport.is_closing():
             raise httpcore.WriteError("the connection is closed")
         try:
@@ -217,6 +248,66 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _replayable(request: httpcore.Request) -> bool:
+    # Our calls send JSON built in memory; a streamed body could not be sent a second time.
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class _RenewedOnIdleClose(httpcore.AsyncConnectionInterface):
+    """A pooled connection that, when the server closed it while idle, reconnects once."""
+
+    def __init__(self, connect: Callable[[], httpcore.AsyncConnectionInterface]) -> None:
+        self._connect = connect
+        self._connection = connect()
+        # While a request is being sent, the pool must see a busy connection even between the
+        # old one closing and the fresh one opening, or it would drop this one from its list.
+        self._sending = False
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        self._sending = True
+        try:
+            try:
+                return await self._connection.handle_async_request(request)
+            except ClosedWhileIdle:
+                if not _replayable(request):
+                    raise
+                log.info("the server closed an idle connection; sending again on a fresh one")
+                self._connection = self._connect()
+                return await self._connection.handle_async_request(request)
+        finally:
+            self._sending = False
+
+    async def aclose(self) -> None:
+        await self._connection.aclose()
+
+    def info(self) -> str:
+        return self._connection.info()
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return self._connection.can_handle_request(origin)
+
+    def is_available(self) -> bool:
+        return not self._sending and self._connection.is_available()
+
+    def has_expired(self) -> bool:
+        return not self._sending and self._connection.has_expired()
+
+    def is_idle(self) -> bool:
+        return not self._sending and self._connection.is_idle()
+
+    def is_closed(self) -> bool:
+        return not self._sending and self._connection.is_closed()
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__} [{self.info()}]>"
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        create = super().create_connection
+        return _RenewedOnIdleClose(functools.partial(create, origin))
+
+
 class AsyncioTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (request mapping, error mapping) over the asyncio backend."""
 
@@ -225,7 +316,7 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
         # httpx builds the pool itself with no way to pass a network backend; this is the
         # same pool (plain HTTP/1.1, no proxy) with ours. tests/upstream/test_network.py
         # fails if an httpx upgrade stops reading `_pool`.
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = _Pool(
             ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

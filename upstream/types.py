@@ -228,6 +228,9 @@ class Done:
     usage: Usage | None = None
     finish_reason: str | None = None
     pending_tool_calls: tuple = ()
+    # The model that answered, where the provider says so only along the way (Mistral puts it
+    # on each output delta); Orq says it on `Started`.
+    model: str | None = None
     kind: str = field(default="done", init=False)
 
 
