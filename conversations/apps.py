@@ -8,3 +8,4 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         from conversations import checks  # noqa: F401  (registers the checks)
+        from webchat import websocket_auth  # noqa: F401  (a session's sockets end with it)
