@@ -1,4 +1,4 @@
-"""The daily usage rollup: one row per day, user, provider, model and origin."""
+"""The daily usage rollup: one row per day, user (or widget), provider, model and origin."""
 
 from __future__ import annotations
 
@@ -27,14 +27,21 @@ def record_reply(reply: Message, conversation: Conversation) -> None:
         tokens_in = estimate_tokens(prompt or "")
         tokens_out = estimate_tokens(reply.text)
     day = timezone.localdate(reply.completed or timezone.now())
-    row, _ = DailyUsage.objects.get_or_create(
-        day=day,
-        owner_id=conversation.owner_id,
-        provider=conversation.provider,
-        model=reply.model or conversation.model or conversation.agent,
-        origin=conversation.origin,
-        widget_id=conversation.widget_id,
-    )
+    key = {
+        "day": day,
+        # A widget visitor's reply counts as the widget's (no owner), never a person's.
+        "owner_id": conversation.owner_id,
+        "provider": conversation.provider,
+        # An agent's replies count under the agent (whatever model it ran on), so one agent's
+        # usage is one row a day; a model's under the model the provider reported.
+        "model": conversation.agent or reply.model or conversation.model,
+        "origin": conversation.origin,
+        "widget_id": conversation.widget_id,
+    }
+    # First of any: a deleted widget's rows (no owner, no widget) are not unique.
+    row = DailyUsage.objects.filter(**key).order_by("pk").first()
+    if row is None:
+        row, _ = DailyUsage.objects.get_or_create(**key)
     DailyUsage.objects.filter(pk=row.pk).update(
         replies=F("replies") + 1,
         failures=F("failures")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -41,49 +44,70 @@ class WidgetAdmin(AuditedAdmin):
                                "tokens_per_day", "new_visitors_per_hour", "limit_message"]}),
     ]  # fmt: skip
 
+    class Media:
+        # The copy button and the preview's colour: a static script, as a strict CSP wants.
+        css = {"all": ["widgets/admin.css"]}
+        js = ["widgets/admin.js"]
+
     @admin.display(description="allowed origins")
     def origins_shown(self, widget: Widget) -> str:
-        return ", ".join(widget.origins) or "none (works nowhere)"
+        return ", ".join(map(str, widget.origins)) or "none (works nowhere)"
 
     @admin.display(description="snippet")
     def snippet(self, widget: Widget) -> str:
         if not widget.pk:
             return "Save the widget to get its snippet."
-        src = self._absolute(reverse("widgets:loader"))
+        src = loader_url(_request.get(None))
+        if src is None:
+            return "Set WEBCHAT_PUBLIC_URL to Webchat's address to get the snippet."
         tag = f'<script src="{src}" data-widget="{widget.public_key}" async></script>'
         return format_html(
-            "<code>{}</code><p>Paste it before &lt;/body&gt; on the allowed sites.</p>", tag
+            '<div class="widget-snippet"><code id="widget-snippet">{}</code>'
+            '<button type="button" class="button" data-copy="widget-snippet" '
+            'data-copied="Copied" data-failed="Select it and copy">Copy</button></div>'
+            "<p>Paste it before &lt;/body&gt; on the allowed sites.</p>",
+            tag,
         )
 
     @admin.display(description="preview")
     def preview(self, widget: Widget) -> str:
         # How the open widget greets a new visitor. (The live frame refuses to be framed by any
-        # site but the allowed ones, this admin included: try it on one of them.)
+        # site but the allowed ones, this admin included: try it on one of them.) No style
+        # attribute: the accent is set from data-accent by widgets/admin.js.
         starters = format_html_join(
-            "", '<li style="border:1px solid {};border-radius:1rem;padding:.2rem .6rem">{}</li>',
-            ((widget.safe_accent, s) for s in widget.starters),
-        )  # fmt: skip
+            "", '<li class="widget-preview-starter">{}</li>', ((s,) for s in widget.starters)
+        )
         return format_html(
-            '<div style="width:320px;border-radius:12px;box-shadow:0 4px 16px rgba(0,0,0,.2);'
-            'overflow:hidden;font-family:system-ui,sans-serif">'
-            '<div style="background:{};color:#fff;padding:.6rem .8rem;font-weight:600">{}</div>'
-            '<div style="padding:.8rem"><p style="margin:0 0 .6rem">{}</p>'
-            '<ul style="list-style:none;padding:0;margin:0;display:flex;flex-wrap:wrap;gap:.4rem">'
-            "{}</ul></div></div>",
+            '<div class="widget-preview" data-accent="{}">'
+            '<div class="widget-preview-head">{}</div>'
+            '<div class="widget-preview-body"><p>{}</p><ul>{}</ul></div></div>',
             widget.safe_accent, widget.title, widget.greeting, starters,
         )  # fmt: skip
 
-    def _absolute(self, path: str) -> str:
-        request = _request.get(None)
-        return request.build_absolute_uri(path) if request else path
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # The snippet needs this server's address; the admin instance is shared between requests.
+        # Rendered here, while the request is known: a TemplateResponse renders later, and the
+        # snippet then fell back to a relative src that loads nothing on another site.
         token = _request.set(request)
         try:
-            return super().change_view(request, object_id, form_url, extra_context)
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()
+            return response
         finally:
             _request.reset(token)
 
 
 _request: ContextVar = ContextVar("widget_admin_request")
+
+
+def loader_url(request: HttpRequest | None) -> str | None:
+    """Where the loader is, as an absolute URL: a snippet pasted on another site needs one.
+
+    `WEBCHAT_PUBLIC_URL` when set (behind a proxy the request may not know the public name),
+    else the address this admin page was asked for.
+    """
+    path = reverse("widgets:loader")
+    if settings.WEBCHAT_PUBLIC_URL:
+        return settings.WEBCHAT_PUBLIC_URL + path
+    return None if request is None else request.build_absolute_uri(path)

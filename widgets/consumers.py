@@ -1,13 +1,15 @@
 """The widget's socket: the team chat's consumer, for a visitor who proves who they are first.
 
 The frame opens the socket and its first message is the visitor token the host page handed it
-(never in the URL). The conversation is the visitor's latest with this widget; its model or
-agent is the widget's, whatever the visitor sends.
+(never in the URL). The conversation is the visitor's latest with this widget, or none until
+their first message; its model or agent is the widget's, whatever the visitor sends. It belongs
+to the widget (no owner), so no team member's chat ever shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
@@ -19,8 +21,11 @@ from conversations import replies, services
 from conversations.choices import choice_for
 from conversations.consumers import CLOSE_NOT_FOUND, ChatConsumer
 from conversations.models import Conversation, Origin
+from upstream.errors import UpstreamError
 from widgets import limits, origins, tokens
-from widgets.models import Widget
+from widgets.models import PUBLIC_KEY, Widget
+
+log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 AUTH_SECONDS = 10
@@ -31,7 +36,9 @@ class WidgetConsumer(ChatConsumer):
     async def connect(self) -> None:
         await self.accept()
         key = self.scope["url_route"]["kwargs"]["key"]
-        self.widget = await Widget.objects.filter(public_key=key, enabled=True).afirst()
+        self.widget = None
+        if PUBLIC_KEY.fullmatch(key):
+            self.widget = await Widget.objects.filter(public_key=key, enabled=True).afirst()
         self.visitor: tokens.Visitor | None = None
         self.conversation = None
         self.group = None
@@ -55,6 +62,8 @@ class WidgetConsumer(ChatConsumer):
         await super().disconnect(code)
 
     async def receive_json(self, content, **kwargs) -> None:
+        if self.widget is None:
+            return  # refused at connect; the socket is closing
         with translation.override(self.widget.language):
             await self.handle_visitor_message(content, **kwargs)
 
@@ -68,12 +77,7 @@ class WidgetConsumer(ChatConsumer):
         if isinstance(content, dict):
             match content.get("type"):
                 case "new":
-                    # Each new conversation is a row (and at Orq an upstream one): rate-limited.
-                    try:
-                        await self.check_rate()
-                    except services.Refused as refusal:
-                        await self.send_json({"type": "error", "message": str(refusal)})
-                        return
+                    # Nothing is made until the visitor writes: no row here, none upstream.
                     await self.open_conversation(new=True)
                     return
                 case "edit":
@@ -81,16 +85,27 @@ class WidgetConsumer(ChatConsumer):
                         {"type": "error", "message": _("Editing is not available here.")}
                     )
                     return
+                case "snapshot" | "stop" if self.conversation is None:
+                    # Nothing written yet: nothing to show, nothing to stop.
+                    await self.send_json({"type": "snapshot", "id": None})
+                    return
+                case "regenerate" if self.conversation is None:
+                    await self.send_json(
+                        {"type": "error", "message": _("There is nothing to regenerate yet.")}
+                    )
+                    return
         await super().receive_json(content, **kwargs)
 
     async def authenticate(self, content: dict) -> None:
-        if content.get("type") != "auth" or not isinstance(content.get("token"), str):
+        token, origin = content.get("token"), content.get("origin")
+        if content.get("type") != "auth" or not isinstance(token, str):
             await self.refuse(_("This chat needs a visitor token first."))
             return
+        if origin is not None and not isinstance(origin, str):
+            await self.refuse(_("This chat session is not valid."))
+            return
         try:
-            visitor = tokens.read(
-                content["token"], widget_key=self.widget.public_key, origin=content.get("origin")
-            )
+            visitor = tokens.read(token, widget_key=self.widget.public_key, origin=origin)
         except tokens.Refused as refusal:
             await self.refuse(str(refusal))
             return
@@ -106,6 +121,11 @@ class WidgetConsumer(ChatConsumer):
         await self.open_conversation(new=False)
 
     async def open_conversation(self, *, new: bool) -> None:
+        """Show the visitor's latest conversation, or (none yet, or "new") an empty one.
+
+        An empty one is not made: it becomes a conversation with the visitor's first message
+        (`send_message`), so opening the widget leaves no empty rows here or at the provider.
+        """
         conversation = None
         if not new:
             conversation = await (
@@ -113,20 +133,13 @@ class WidgetConsumer(ChatConsumer):
                 .order_by("-updated", "-id")
                 .afirst()
             )
-        if conversation is None:
-            choice = self.widget_choice()
-            conversation = await services.conversation_create(
-                owner=await sync_to_async(lambda: self.widget.owner)(),
-                choice=choice,
-                origin=Origin.WIDGET,
-                widget=self.widget,
-                visitor=self.visitor.visitor,
-                started_on=self.page,
-            )
         await self.unwatch()
         self.conversation = conversation
         await self.send_history()
-        await self.watch()
+        if conversation is None:
+            await self.send_json({"type": "snapshot", "id": None})
+        else:
+            await self.watch()
 
     def widget_choice(self):
         kind, name = (
@@ -138,7 +151,10 @@ class WidgetConsumer(ChatConsumer):
         return choice
 
     async def send_history(self) -> None:
-        messages = [m async for m in self.conversation.messages.order_by("-id")[:HISTORY]]
+        if self.conversation is None:
+            await self.send_json({"type": "history", "id": None, "html": ""})
+            return
+        messages = [m async for m in self.conversation.messages.shown().order_by("-id")[:HISTORY]]
         html = "".join(
             render_to_string("conversations/chat.html#message", {"m": replies.view_of(m)})
             for m in reversed(messages)
@@ -149,13 +165,61 @@ class WidgetConsumer(ChatConsumer):
 
     async def send_message(self, text: str) -> None:
         await self.current_widget()
+        if self.conversation is not None:
+            await self.refuse_if_gone()  # the provider lost it: "New conversation" goes on
         await sync_to_async(limits.check_message)(
             self.widget, text, visitor=self.visitor.visitor, address=self.address()
         )
-        await self.start_turn(text=text, turn=services.Turn(text=text))
+        if self.conversation is not None:
+            await self.start_turn(text=text, turn=services.Turn(text=text))
+            return
+        await self.create_conversation()
+        try:
+            await self.start_turn(text=text, turn=services.Turn(text=text))
+        except services.Refused:
+            await self.discard_if_empty()
+            raise
+
+    async def discard_if_empty(self) -> None:
+        """A first message refused after its conversation was made: take the empty one away."""
+        conversation = self.conversation
+        if await conversation.messages.aexists():
+            return  # the visitor's message is saved: it stays
+        await self.unwatch()
+        self.conversation = None
+        try:
+            await services.conversation_delete(conversation=conversation)
+        except UpstreamError:
+            log.warning("Widget conversation %s left empty: its provider refused the delete",
+                        conversation.pk, exc_info=True)  # fmt: skip
+
+    async def create_conversation(self) -> None:
+        """The visitor's first message makes the conversation: the widget's, nobody's else.
+
+        It has no owner: visitors' conversations are read only through the admin's audited
+        transcript, never in a team member's chat, and count against the widget's limits.
+        """
+        try:
+            conversation = await services.conversation_create(
+                owner=None,
+                choice=self.widget_choice(),
+                origin=Origin.WIDGET,
+                widget=self.widget,
+                visitor=self.visitor.visitor,
+                started_on=self.page,
+            )
+        except UpstreamError:
+            log.warning("Widget %s: the provider refused a new conversation", self.widget.pk,
+                        exc_info=True)  # fmt: skip
+            raise services.Refused(
+                _("This chat's assistant is not available right now. Please try again later.")
+            ) from None
+        self.conversation = conversation
+        await self.watch()
 
     async def check_rate(self) -> None:
-        # Regenerate counts as a message: the same per-minute and token limits.
+        # Regenerate counts as a message: the same per-minute and token limits. The widget's
+        # own limits, never those of a team member.
         await self.current_widget()
         await sync_to_async(limits.check_turn)(
             self.widget, visitor=self.visitor.visitor, address=self.address()
@@ -174,7 +238,13 @@ class WidgetConsumer(ChatConsumer):
 
 
 def _page(url, origin: str) -> str:
-    """The host page the conversation started on, if it is on the visitor's site."""
-    if isinstance(url, str) and url.startswith(origin + "/") and len(url) <= 500:
+    """The host page the conversation started on, if it is on the visitor's site (else none)."""
+    if (
+        isinstance(url, str)
+        and url.startswith(origin + "/")
+        and len(url) <= 500
+        and url.isprintable()  # no NUL (PostgreSQL refuses it), no lone surrogate
+        and " " not in url
+    ):
         return url
     return ""

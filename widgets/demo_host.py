@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} · Example shop</title>
+<link rel="icon" href="data:,">
 <style>body{{font:16px/1.5 Georgia,serif;max-width:40rem;margin:3rem auto;color:#222}}
 nav a{{margin-right:1rem}} .button{{all:unset;color:red}}</style></head>
 <body><nav><a href="/">Home</a><a href="/pricing">Pricing</a></nav>

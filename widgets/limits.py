@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -23,11 +24,12 @@ from widgets.models import LimitHit, Widget
 def check_message(widget: Widget, text: str, *, visitor: str, address: str | None) -> None:
     if not text.strip():
         raise Refused(_("Type a message first."))
-    if len(text) > widget.max_message_chars:
+    limit = min(widget.max_message_chars, settings.WEBCHAT_MAX_MESSAGE_CHARS)
+    if len(text) > limit:
         _hit(widget, "message_length", visitor, address)
         raise Refused(
             _("%(message)s (At most %(count)d characters.)")
-            % {"message": widget.limit_message, "count": widget.max_message_chars}
+            % {"message": widget.limit_message, "count": limit}
         )
     check_turn(widget, visitor=visitor, address=address)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,11 @@ from django.utils import timezone
 
 from conversations.models import Provider
 
+if TYPE_CHECKING:
+    from widgets.origins import Origin
+
 ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
+PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}", re.ASCII)  # what new_public_key makes
 
 
 def new_public_key() -> str:
@@ -25,6 +30,8 @@ def new_secret() -> str:
 
 
 class Widget(models.Model):
+    DEFAULT_ACCENT = "#2563eb"
+
     class Identity(models.TextChoices):
         OFF = "off", "Anonymous visitors only"
         OPTIONAL = "optional", "Verified identity when the site gives one"
@@ -44,7 +51,8 @@ class Widget(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="widgets",
-        help_text="Visitors' conversations are kept under this account.",
+        help_text="Who looks after this widget. Visitors' conversations are not theirs: they "
+        "belong to the widget and are read in the admin (each reading is audited).",
     )
     public_key = models.CharField(
         max_length=40,
@@ -115,6 +123,16 @@ class Widget(models.Model):
             raise ValidationError(
                 f"{self.get_provider_display()} {kind} {name!r} is not offered here."
             )
+        if self.max_message_chars > settings.WEBCHAT_MAX_MESSAGE_CHARS:
+            # The socket's frame size is set for the site-wide limit: a longer message would be
+            # closed by the server instead of answered in words.
+            raise ValidationError(
+                {
+                    "max_message_chars": "At most "
+                    f"{settings.WEBCHAT_MAX_MESSAGE_CHARS:,} characters "
+                    "(WEBCHAT_MAX_MESSAGE_CHARS, the site-wide limit)."
+                }
+            )
         if len(self.starters) > 4 or not all(isinstance(s, str) for s in self.starters):
             raise ValidationError({"starters": "At most four starter prompts, as text."})
         from widgets.origins import parse_origins
@@ -124,13 +142,14 @@ class Widget(models.Model):
     @property
     def safe_accent(self) -> str:
         """The accent, or the default if a row bypassed validation: it goes into CSS."""
-        return self.accent if ACCENT.fullmatch(self.accent or "") else "#2563eb"
+        return self.accent if ACCENT.fullmatch(self.accent or "") else self.DEFAULT_ACCENT
 
     @property
-    def origins(self) -> list[str]:
-        from widgets.origins import parse_origins
+    def origins(self) -> list[Origin]:
+        """What the server acts on: a line that bypassed validation and does not parse is left out."""
+        from widgets.origins import usable_origins
 
-        return parse_origins(self.allowed_origins)
+        return usable_origins(self.allowed_origins)
 
 
 class LimitHit(models.Model):

@@ -1,70 +1,131 @@
-"""Which sites may embed a widget: exact origins, or `scheme://*.domain` for its subdomains."""
+"""Which sites may embed a widget: exact origins, or `scheme://*.domain` for its subdomains.
+
+One parser serves the admin form, the token and socket checks and the frame's
+`frame-ancestors`: what the form saves is exactly what the server matches, and a line that
+got into the database without the form (a shell, an old row) and does not parse is left out
+everywhere rather than passed on.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+log = logging.getLogger(__name__)
+
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://(?P<wild>\*\.)?(?P<host>[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?",
+    re.ASCII,
+)
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def parse_origins(text: str) -> list[str]:
-    """The allowed origins, one per line, normalised; a line that is not an origin is an error."""
+@dataclass(frozen=True)
+class Origin:
+    """A parsed origin: lower-case scheme and host, and a port only when it is not the default."""
+
+    scheme: str
+    host: str
+    port: int | None = None
+    wildcard: bool = False  # `*.host`: any subdomain of host, not host itself
+
+    def __str__(self) -> str:
+        host = ("*." if self.wildcard else "") + self.host
+        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port else "")
+
+    def covers(self, other: Origin) -> bool:
+        if (self.scheme, self.port) != (other.scheme, other.port):
+            return False
+        if self.wildcard:
+            return other.host.endswith("." + self.host)
+        return other.host == self.host
+
+
+class NotAnOrigin(ValueError):
+    """Text that is not an origin; the message says why, for the admin."""
+
+
+def parse(text: str, *, wildcard: bool = False) -> Origin:
+    """`https://shop.example.com[:port]` (or `https://*.example.com` when `wildcard`)."""
+    match = _ORIGIN.fullmatch(text)
+    if match is None:
+        raise NotAnOrigin("it is not scheme://host[:port] (http or https, nothing after)")
+    if match["wild"] and not wildcard:
+        raise NotAnOrigin("a * is not allowed here")
+    labels = match["host"].split(".")
+    if len(match["host"]) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise NotAnOrigin(f"{match['host']!r} is not a host name")
+    if match["wild"] and len(labels) < 2:
+        raise NotAnOrigin("a * must stand for subdomains of a domain, not of a whole top level")
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 1 <= port <= 65535:
+        raise NotAnOrigin(f"{port} is not a port")
+    if port == DEFAULT_PORTS[match["scheme"]]:
+        port = None  # browsers never send the default port
+    return Origin(match["scheme"], match["host"], port, bool(match["wild"]))
+
+
+def parse_origins(text: str) -> list[Origin]:
+    """The allowed origins, one per line; a line that is not one raises naming it (the form)."""
     origins = []
-    for line in text.splitlines():
-        line = line.strip().rstrip("/").lower()
-        if not line:
+    for line in (text or "").splitlines():
+        entry = _normalise(line)
+        if not entry:
             continue
-        parts = urlsplit(line)
-        host = parts.hostname or ""
-        if (
-            parts.scheme not in ("http", "https")
-            or parts.path
-            or parts.query
-            or parts.fragment
-            or parts.username
-            or not _HOST.match(host)
-        ):
+        try:
+            origins.append(parse(entry, wildcard=True))
+        except NotAnOrigin as why:
             raise ValidationError(
-                {"allowed_origins": f"{line!r} is not an origin like https://shop.example.com"}
-            )
-        origins.append(line)
+                {
+                    "allowed_origins": f"{line.strip()!r} is not an origin like "
+                    f"https://shop.example.com or https://*.example.com: {why}."
+                }
+            ) from None
     return origins
 
 
-def allowed(origin: str | None, origins: list[str]) -> bool:
-    """Whether a request's `Origin` is one of `origins` (a `*.` entry covers subdomains only)."""
-    if not origin:
-        return False
-    parts = urlsplit(origin.lower())
-    try:
-        port = parts.port
-    except ValueError:
-        return False
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or parts.path
-        or parts.query
-        or parts.fragment
-    ):
-        return False
-    for pattern in origins:
-        wanted = urlsplit(pattern)
-        if wanted.scheme != parts.scheme or wanted.port != port:
+def usable_origins(text: str) -> list[Origin]:
+    """The allowed origins the server acts on: lines that do not parse are skipped (and logged)."""
+    origins = []
+    for line in (text or "").splitlines():
+        entry = _normalise(line)
+        if not entry:
             continue
-        host = wanted.hostname or ""
-        if host.startswith("*."):
-            if parts.hostname.endswith(host[1:]):
-                return True
-        elif parts.hostname == host:
-            return True
-    return False
+        try:
+            origins.append(parse(entry, wildcard=True))
+        except NotAnOrigin as why:
+            log.warning("Widget origin %r ignored: %s", line.strip()[:200], why)
+    return origins
 
 
-def frame_ancestors(origins: list[str]) -> str:
-    """The CSP directive: only these sites may frame the widget ('none' when there are none)."""
-    return "frame-ancestors " + (" ".join(origins) if origins else "'none'")
+def _normalise(line: str) -> str:
+    # What people paste: surrounding spaces, a trailing slash, capitals in the host.
+    return line.strip().removesuffix("/").lower()
+
+
+def allowed(origin: str | None, origins: list[Origin]) -> bool:
+    """Whether a request's `Origin` is one of `origins` (a `*.` entry covers subdomains only).
+
+    The header must be exactly what a browser sends: lower case, no path, no default port.
+    """
+    if not origin or not isinstance(origin, str):
+        return False
+    try:
+        parsed = parse(origin)
+    except NotAnOrigin:
+        return False
+    if str(parsed) != origin:
+        return False
+    return any(pattern.covers(parsed) for pattern in origins)
+
+
+def frame_ancestors(origins: list[Origin]) -> str:
+    """The CSP directive: only these sites may frame the widget ('none' when there are none).
+
+    Built from parsed origins only, so nothing but `scheme://host[:port]` reaches the header.
+    """
+    return "frame-ancestors " + (" ".join(map(str, origins)) if origins else "'none'")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("widget.js", views.loader, name="loader"),
     path("widget/<str:key>/visitor", views.visitor, name="visitor"),
     path("widget/<str:key>/frame", views.frame, name="frame"),
+    path("widget/<str:key>/accent.css", views.accent, name="accent"),
 ]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from administration.audit import client_address
 from conversations.services import Refused
 from widgets import limits, origins, tokens
-from widgets.models import Widget
+from widgets.models import PUBLIC_KEY, Widget
 
 LOADER = Path(__file__).parent / "static" / "widgets" / "widget.js"
 
@@ -48,22 +48,20 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
         # Any page may ask, so that a refused one can read why (in its console); only an
         # allowed one gets a token.
         return _cors(HttpResponse(status=204), origin)
-    widget = Widget.objects.filter(public_key=key).first()
+    widget = _widget(key)
     refusal = _refusal(widget, origin)
     if refusal:
         return _cors(JsonResponse({"error": refusal}, status=403 if widget else 404), origin)
     if request.method != "POST":
         return _cors(JsonResponse({"error": "Use POST."}, status=405), origin)
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    try:
-        with translation.override(widget.language):
+    with translation.override(widget.language):
+        try:
+            body = _json_object(request.body)
             visitor = _visitor_for(widget, origin, body, client_address(request))
-    except (Refused, tokens.Refused) as refusal:
-        return _cors(JsonResponse({"error": str(refusal)}, status=403), origin)
+        except tokens.Malformed as malformed:
+            return _cors(JsonResponse({"error": str(malformed)}, status=400), origin)
+        except (Refused, tokens.Refused) as refusal:
+            return _cors(JsonResponse({"error": str(refusal)}, status=403), origin)
     answer = {
         "token": tokens.issue(visitor),
         "verified": visitor.verified,
@@ -73,6 +71,26 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
         "label": widget.title,
     }
     return _cors(JsonResponse(answer), origin)
+
+
+def _widget(key: str, **filters) -> Widget | None:
+    # A key that cannot be one names no widget (and a NUL byte never reaches PostgreSQL).
+    if not PUBLIC_KEY.fullmatch(key):
+        return None
+    return Widget.objects.filter(public_key=key, **filters).first()
+
+
+def _json_object(raw: bytes) -> dict:
+    """The request's JSON object (none: an empty one); anything else is malformed."""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8
+        raise tokens.Malformed(_("That request was not understood.")) from None
+    if not isinstance(body, dict):
+        raise tokens.Malformed(_("That request was not understood."))
+    return body
 
 
 def _refusal(widget: Widget | None, origin: str | None) -> str:
@@ -91,7 +109,9 @@ def _refusal(widget: Widget | None, origin: str | None) -> str:
 
 def _visitor_for(widget: Widget, origin: str, body: dict, address: str | None) -> tokens.Visitor:
     identity = body.get("identity")
-    if widget.identity != Widget.Identity.OFF and isinstance(identity, str) and identity:
+    if identity is not None and not isinstance(identity, str):
+        raise tokens.Malformed(_("The site's sign-in for this chat is malformed."))
+    if widget.identity != Widget.Identity.OFF and identity:
         visitor_id, name = tokens.verify_identity(identity, widget.secret)
         return tokens.Visitor(widget.public_key, visitor_id, origin, name)
     if widget.identity == Widget.Identity.REQUIRED:
@@ -101,7 +121,7 @@ def _visitor_for(widget: Widget, origin: str, body: dict, address: str | None) -
         try:
             known = tokens.read(previous, widget_key=widget.public_key, origin=origin)
         except tokens.Refused:
-            pass
+            pass  # an old or foreign token: this is a new visitor
         else:
             if not known.verified:  # a verified identity is renewed only by the site's signature
                 return tokens.Visitor(widget.public_key, known.visitor, origin)
@@ -122,19 +142,37 @@ def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
 @require_GET
 @xframe_options_exempt  # framing is decided by the CSP below, per widget
 def frame(request: HttpRequest, key: str) -> HttpResponse:
-    widget = Widget.objects.filter(public_key=key, enabled=True).first()
+    widget = _widget(key, enabled=True)
     if widget is None:
         response = HttpResponse(
             "This chat is not available.", status=404, content_type="text/plain"
         )
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
+    allowed = widget.origins
     with translation.override(widget.language):
         response = render(
             request,
             "widgets/frame.html",
-            {"widget": widget, "origins_json": json.dumps(widget.origins)},
+            {
+                "widget": widget,
+                "origins_json": json.dumps([str(o) for o in allowed]),
+                "max_chars": min(widget.max_message_chars, settings.WEBCHAT_MAX_MESSAGE_CHARS),
+            },
         )
-    response["Content-Security-Policy"] = origins.frame_ancestors(widget.origins)
+    response["Content-Security-Policy"] = origins.frame_ancestors(allowed)
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def accent(request: HttpRequest, key: str) -> HttpResponse:
+    """The widget's accent as a style sheet: the frame has no inline style (a strict CSP).
+
+    The frame links it with the colour in its query string, so a new colour is a new URL.
+    """
+    widget = _widget(key)
+    colour = widget.safe_accent if widget else Widget.DEFAULT_ACCENT
+    css = f":root, html[data-theme] {{ --accent: {colour}; --focus: {colour}; }}\n"
+    return HttpResponse(css, content_type="text/css; charset=utf-8")

@@ -3,6 +3,7 @@ to another page mid-reply; a site that is not allowed gets no widget at all."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from emulator.assistant import compose_reply
 from emulator.process import ROOT
+from tests.e2e.test_admin import ADMIN_PASSWORD, make_superuser
 from tests.servers import free_port
 from widgets import demo_host
 
@@ -37,12 +39,23 @@ def sites(live_webchat):
         server.shutdown()
 
 
+def widget_conversations(live) -> int:
+    return int(
+        live.manage(
+            "shell", "-c",
+            "from conversations.models import Conversation; "
+            "print(Conversation.objects.filter(widget__name='E2E widget').count())",
+        ).strip().splitlines()[-1]
+    )  # fmt: skip
+
+
 def reply_text(frame) -> str:
     return frame.locator(".reply").last.locator(".reply-body").inner_text()
 
 
-def test_the_widget_streams_and_a_reply_survives_a_change_of_page(page: Page, sites):
+def test_the_widget_streams_and_a_reply_survives_a_change_of_page(page: Page, sites, live_webchat):
     allowed, _ = sites
+    before = widget_conversations(live_webchat)
     page.goto(f"{allowed}/")
     launcher = page.get_by_role("button", name="Ask the shop")
     expect(launcher).to_be_visible()
@@ -50,6 +63,9 @@ def test_the_widget_streams_and_a_reply_survives_a_change_of_page(page: Page, si
     expect(launcher).to_have_attribute("aria-expanded", "true")
     frame = page.frame_locator("iframe[title='Ask the shop']")
     expect(frame.locator("#connection")).to_have_text("")
+    # Opening it made nothing: the conversation comes with the first message.
+    expect(frame.locator(".greeting")).to_be_visible()
+    assert widget_conversations(live_webchat) == before
     prompt = "Tell me about your return policy"
     box = frame.get_by_label("Message", exact=True)
     box.fill(f"[[emulator tokens_per_second=25 tokens=150]] {prompt}")
@@ -81,10 +97,13 @@ def test_the_widget_streams_and_a_reply_survives_a_change_of_page(page: Page, si
     for word in words:
         assert body.count(word) == full.count(word), word
     page.screenshot(path=str(SCREENSHOT))
+    assert widget_conversations(live_webchat) == before + 1
 
 
-def test_a_site_that_is_not_allowed_gets_no_widget(page: Page, sites):
+def test_a_site_that_is_not_allowed_gets_no_widget(page: Page, sites, browser_console):
     _, foreign = sites
+    # The refusal itself: the browser logs the 403 the loader then explains.
+    browser_console.allow(r"status of 403 \(Forbidden\) \(at http://[^ ]+/widget/[^/]+/visitor\)")
     warnings: list[str] = []
     page.on(
         "console",
@@ -96,3 +115,27 @@ def test_a_site_that_is_not_allowed_gets_no_widget(page: Page, sites):
     expect(page.locator("iframe")).to_have_count(0)
     assert any("is not allowed to use this widget" in w for w in warnings), warnings
     assert len([w for w in warnings if w.startswith("Webchat widget")]) == 1
+
+
+def test_the_admin_copies_an_absolute_snippet(page: Page, sites, live_webchat):
+    """The snippet's Copy button, under the admin's strict Content-Security-Policy."""
+    make_superuser(live_webchat)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_webchat.url)
+    page.goto(f"{live_webchat.url}/admin/login/")
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_webchat.url}/admin/widgets/widget/")
+    page.get_by_role("link", name="E2E widget").click()
+    snippet = page.locator("#widget-snippet")
+    key = re.search(r'data-widget="([^"]+)"', snippet.inner_text())[1]
+    expected = f'<script src="{live_webchat.url}/widget.js" data-widget="{key}" async></script>'
+    expect(snippet).to_have_text(expected)
+    copy = page.locator("button[data-copy='widget-snippet']")
+    expect(copy).to_have_text("Copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    # The preview takes the widget's accent without a style attribute.
+    head = page.locator(".widget-preview-head")
+    assert head.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(37, 99, 235)"

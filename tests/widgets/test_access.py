@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import re
 import time
 
 import pytest
@@ -151,17 +153,24 @@ def test_verified_identity_good_bad_expired_and_required(widget):
 # --- the frame and the loader -------------------------------------------------------------------
 
 
+def frame_ancestors(response) -> str:
+    """The frame-ancestors directive of a response's policy (the site-wide one sits beside it)."""
+    directives = [d.strip() for d in response["Content-Security-Policy"].split(";")]
+    [directive] = [d for d in directives if d.startswith("frame-ancestors")]
+    return directive
+
+
 def test_the_frame_may_be_framed_only_by_the_allowed_sites(widget):
     response = Client().get(reverse("widgets:frame", args=[widget.public_key]))
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == (f"frame-ancestors {SITE} https://*.example.org")
+    assert frame_ancestors(response) == f"frame-ancestors {SITE} https://*.example.org"
     assert "X-Frame-Options" not in response
     Widget.objects.filter(pk=widget.pk).update(allowed_origins="")
     nowhere = Client().get(reverse("widgets:frame", args=[widget.public_key]))
-    assert nowhere["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert frame_ancestors(nowhere) == "frame-ancestors 'none'"
     Widget.objects.filter(pk=widget.pk).update(enabled=False)
     off = Client().get(reverse("widgets:frame", args=[widget.public_key]))
-    assert off.status_code == 404 and off["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert off.status_code == 404 and frame_ancestors(off) == "frame-ancestors 'none'"
 
 
 def test_the_loader_is_small(client):
@@ -203,11 +212,36 @@ def test_a_widget_offers_only_a_configured_model_or_agent(widget):
         widget.full_clean()
 
 
-def test_a_colour_that_bypassed_validation_never_reaches_the_style_sheet(widget):
-    Widget.objects.filter(pk=widget.pk).update(accent="red;} body {display:none")
+def accent_sheet(widget) -> str:
+    """The frame's accent style sheet, as the frame links it."""
     frame = Client().get(reverse("widgets:frame", args=[widget.public_key])).text
-    assert "display:none" not in frame and "--accent: #2563eb" in frame
+    [href] = re.findall(r'<link rel="stylesheet" href="([^"]*/accent\.css[^"]*)"', frame)
+    response = Client().get(html.unescape(href))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/css")
+    return response.text
+
+
+def test_the_frame_takes_the_accent_from_a_style_sheet(widget):
+    Widget.objects.filter(pk=widget.pk).update(accent="#10b981")
+    assert "--accent: #10b981" in accent_sheet(widget)
+
+
+def test_a_colour_that_bypassed_validation_never_reaches_the_style_sheet(widget):
+    Widget.objects.filter(pk=widget.pk).update(accent="x;}*{y:")  # seven characters fit the column
+    sheet = accent_sheet(widget)
+    assert "}*{" not in sheet and "--accent: #2563eb" in sheet
     assert ask(widget.public_key, SITE).json()["accent"] == "#2563eb"
+
+
+def test_the_frame_has_no_inline_script_or_style_for_a_strict_policy(widget):
+    Widget.objects.filter(pk=widget.pk).update(starters=["Where is my order?", "Returns"])
+    frame = Client().get(reverse("widgets:frame", args=[widget.public_key])).text
+    assert re.findall(r"<script\b[^>]*>", frame) == [
+        '<script src="/static/js/chat.js">',
+        '<script src="/static/widgets/frame.js">',
+    ]
+    assert "<style" not in frame and " style=" not in frame
+    assert not re.search(r"\son[a-z]+=", frame), "an inline event handler"
 
 
 @pytest.mark.parametrize(
@@ -221,3 +255,216 @@ def test_a_colour_that_bypassed_validation_never_reaches_the_style_sheet(widget)
 )
 def test_origins_with_user_info_bad_ports_or_paths_are_not_origins(widget, origin):
     assert ask(widget.public_key, origin).status_code == 403
+
+
+# --- origins: the form saves only what the server can match -------------------------------------
+
+JUNK_ORIGINS = [
+    "https://shop.example.com:1 *",
+    "https://shop.example.com *",
+    "https://shop.example.com:99999",
+    "https://shop.example.com:",
+    "https://*",
+    "https://*.com",
+    "https://shop.*.example.com",
+    "https://shop.example.com/path",
+    "https://user@shop.example.com",
+    "ftp://shop.example.com",
+    "https://exa mple.com",
+    "https://-shop.example.com",
+    "https://shop.example.com?x",
+    "*",
+    "'none'",
+]
+
+
+def admin_form(widget) -> dict:
+    """The widget's change form as the admin posts it (inline included)."""
+    fields = {
+        name: getattr(widget, name)
+        for name in ["name", "provider", "model", "agent", "allowed_origins", "title", "greeting",
+                     "accent", "position", "theme", "language", "identity", "secret",
+                     "max_message_chars", "messages_per_minute", "visitor_tokens_per_day",
+                     "tokens_per_day", "new_visitors_per_hour", "limit_message"]
+    }  # fmt: skip
+    return {
+        **fields,
+        "owner": widget.owner_id,
+        "enabled": "on",
+        "starters": json.dumps(widget.starters),
+        "limit_hits-TOTAL_FORMS": "0",
+        "limit_hits-INITIAL_FORMS": "0",
+        "limit_hits-MIN_NUM_FORMS": "0",
+        "limit_hits-MAX_NUM_FORMS": "0",
+    }
+
+
+@pytest.mark.parametrize("junk", JUNK_ORIGINS)
+def test_the_admin_form_refuses_an_origin_the_server_cannot_parse(widget, carol, junk):
+    client = Client()
+    client.force_login(carol)
+    form = admin_form(widget) | {"allowed_origins": f"{SITE}\n{junk}"}
+    response = client.post(reverse("admin:widgets_widget_change", args=[widget.pk]), form)
+    assert response.status_code == 200, "saved anyway"
+    errors = response.context["adminform"].form.errors["allowed_origins"]
+    assert errors == [
+        f"{junk!r} is not an origin like https://shop.example.com or https://*.example.com: "
+        + errors[0].split(": ", 1)[1]
+    ]
+    widget.refresh_from_db()
+    assert widget.allowed_origins == f"{SITE}\nhttps://*.example.org"  # unchanged
+
+
+def test_the_admin_form_saves_origins_as_the_server_matches_them(widget, carol):
+    client = Client()
+    client.force_login(carol)
+    form = admin_form(widget) | {
+        "allowed_origins": " HTTPS://Shop.Example.com:443/ \nhttp://localhost:8001\nhttps://*.example.org"
+    }
+    response = client.post(reverse("admin:widgets_widget_change", args=[widget.pk]), form)
+    assert response.status_code == 302
+    widget.refresh_from_db()
+    assert [str(o) for o in widget.origins] == [
+        SITE, "http://localhost:8001", "https://*.example.org",
+    ]  # fmt: skip
+    assert ask(widget.public_key, SITE).status_code == 200  # the default port is no port
+
+
+def test_an_origin_that_bypassed_validation_never_reaches_the_frame_or_breaks_a_request(widget):
+    # Saved without the form (a shell, an old row): it is left out, everything else works.
+    Widget.objects.filter(pk=widget.pk).update(
+        allowed_origins="\n".join([SITE, *JUNK_ORIGINS, "https://*.example.org"])
+    )
+    frame = Client().get(reverse("widgets:frame", args=[widget.public_key]))
+    assert frame.status_code == 200
+    assert frame_ancestors(frame) == f"frame-ancestors {SITE} https://*.example.org"
+    assert "*" not in frame_ancestors(frame).replace("https://*.example.org", "")
+    assert ask(widget.public_key, SITE).status_code == 200
+    for junk in ["https://shop.example.com:1", "https://shop.example.com:1 *", "*", "null"]:
+        response = ask(widget.public_key, junk)
+        assert response.status_code == 403 and "not allowed" in response.json()["error"]
+
+
+# --- every input gets a clear answer, never a 500 -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "abc.é",  # non-ASCII where the signature goes: compare_digest raised on it
+        "é.abc",
+        "ünïcödé",
+        "\ud800.abc",  # half of a surrogate pair, as JSON can carry it
+        "eyJ1c2VyX2lkIjoxfQ." + "é" * 64,
+        "abc." + "g" * 64,  # not hex
+        "x" * 5000 + "." + "0" * 64,
+        42,
+        ["abc.def"],
+    ],
+)
+def test_a_malformed_identity_is_a_clear_400(widget, identity):
+    Widget.objects.filter(pk=widget.pk).update(identity=Widget.Identity.OPTIONAL)
+    response = ask(widget.public_key, SITE, {"identity": identity})
+    assert response.status_code == 400
+    assert response.json() == {"error": "The site's sign-in for this chat is malformed."}
+    assert response["Access-Control-Allow-Origin"] == SITE  # the site can read why
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"user_id": 1, "exp": float("nan")}, "malformed"),  # NaN never expires
+        ({"user_id": 1, "exp": "tomorrow"}, "malformed"),
+        ({"user_id": 1, "exp": True}, "malformed"),
+        ({"user_id": {"id": 1}, "exp": 4e9}, "malformed"),
+        ({"user_id": "a\x00b", "exp": 4e9}, "no usable user id"),
+        ({"user_id": "", "exp": 4e9}, "no usable user id"),
+        ({"exp": 4e9}, "malformed"),
+    ],
+)
+def test_a_signed_identity_with_unusable_claims_is_refused_in_words(widget, claims, why):
+    Widget.objects.filter(pk=widget.pk).update(identity=Widget.Identity.OPTIONAL)
+    widget.refresh_from_db()
+    identity = tokens.sign_identity(claims, widget.secret)
+    response = ask(widget.public_key, SITE, {"identity": identity})
+    assert response.status_code in (400, 403) and why in response.json()["error"]
+
+
+def test_a_verified_name_in_any_script_is_kept(widget):
+    Widget.objects.filter(pk=widget.pk).update(identity=Widget.Identity.OPTIONAL)
+    widget.refresh_from_db()
+    identity = tokens.sign_identity(
+        {"user_id": "zoë-7", "name": "Zoë 佐藤", "exp": time.time() + 60}, widget.secret
+    )
+    token = ask(widget.public_key, SITE, {"identity": identity}).json()["token"]
+    visitor = tokens.read(token, widget_key=widget.public_key)
+    assert (visitor.visitor, visitor.name) == ("user:zoë-7", "Zoë 佐藤")
+
+
+@pytest.mark.parametrize("previous", ["é", "\ud800", "😀:😀:😀", "x" * 5000, 7])
+def test_a_non_ascii_or_junk_previous_token_makes_a_new_visitor(widget, previous):
+    response = ask(widget.public_key, SITE, {"token": previous})
+    assert response.status_code == 200
+    assert tokens.read(response.json()["token"], widget_key=widget.public_key).visitor.startswith(
+        "anon:"
+    )
+
+
+@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b"[1, 2]", b'"text"', b"1e999"])
+def test_a_body_that_is_not_a_json_object_is_a_clear_400(widget, body):
+    response = Client().post(
+        reverse("widgets:visitor", args=[widget.public_key]), body,
+        content_type="application/json", HTTP_ORIGIN=SITE,
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json() == {"error": "That request was not understood."}
+
+
+@pytest.mark.parametrize("key", ["wk_%00nul", "wk_%C3%A9t%C3%A9", "x" * 41])
+def test_a_key_that_cannot_be_one_is_no_such_widget(widget, key):
+    response = Client().post(f"/widget/{key}/visitor", "{}", content_type="application/json",
+                             HTTP_ORIGIN=SITE)  # fmt: skip
+    # (A NUL in the path may be refused before any view with a plain 400.)
+    assert response.status_code in (400, 404) and response.status_code != 500
+    if response.status_code == 404:
+        assert "no such widget" in response.json()["error"]
+    assert Client().get(f"/widget/{key}/frame").status_code in (400, 404)
+
+
+# --- the snippet: absolute, with a copy button --------------------------------------------------
+
+
+def change_page(widget, carol) -> str:
+    client = Client()
+    client.force_login(carol)
+    return client.get(reverse("admin:widgets_widget_change", args=[widget.pk])).text
+
+
+def test_the_snippet_loads_from_this_server_absolutely_and_has_a_copy_button(widget, carol):
+    page = change_page(widget, carol)
+    tag = (
+        f"&lt;script src=&quot;http://testserver/widget.js&quot; "
+        f"data-widget=&quot;{widget.public_key}&quot; async&gt;&lt;/script&gt;"
+    )
+    assert f'<code id="widget-snippet">{tag}</code>' in page
+    assert '<button type="button" class="button" data-copy="widget-snippet"' in page
+    assert '<script src="/static/widgets/admin.js">' in page
+    # Under a strict policy: neither the snippet nor the preview carries inline style or script.
+    fields = page[page.index('class="form-row field-snippet"') : page.index("field-provider")]
+    assert " style=" not in fields and "<script" not in fields and "onclick" not in fields
+
+
+def test_the_snippet_uses_the_public_address_when_it_is_set(widget, carol, settings):
+    settings.WEBCHAT_PUBLIC_URL = "https://chat.example.com"
+    page = change_page(widget, carol)
+    assert "src=&quot;https://chat.example.com/widget.js&quot;" in page
+
+
+def test_the_public_address_must_be_a_url():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from webchat.env import env_url
+
+    assert env_url("WEBCHAT_PUBLIC_URL", "", {"WEBCHAT_PUBLIC_URL": "https://chat.example.com/"})
+    with pytest.raises(ImproperlyConfigured, match="WEBCHAT_PUBLIC_URL"):
+        env_url("WEBCHAT_PUBLIC_URL", "", {"WEBCHAT_PUBLIC_URL": "chat.example.com"})

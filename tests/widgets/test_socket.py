@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from conversations import replies
@@ -82,7 +84,7 @@ async def test_a_visitor_chats_and_the_reply_streams(widget):
     conversation = await Conversation.objects.aget(widget=widget)
     assert (conversation.origin, conversation.visitor) == ("widget", "anon:test-visitor")
     assert conversation.started_on == f"{SITE}/pricing"
-    assert conversation.owner_id == widget.owner_id
+    assert conversation.owner_id is None  # the widget's, not its owner's
     await communicator.disconnect()
     await replies.wait_all()
     # Coming back (another page, another day): the same conversation, with its messages.
@@ -197,7 +199,13 @@ async def test_new_conversation_starts_afresh(widget):
     await until(communicator, "done")
     await communicator.send_json_to({"type": "new"})
     _, history = await until(communicator, "history")
-    assert history["html"] == ""
+    assert (history["id"], history["html"]) == (None, "")
+    assert await receive(communicator) == {"type": "snapshot", "id": None}
+    assert await Conversation.objects.filter(widget=widget).acount() == 1  # until it is written
+    await communicator.send_json_to({"type": "send", "text": "a new question"})
+    _, turn = await until(communicator, "turn")
+    assert "a new question" in turn["html"] and "remember me" not in turn["html"]
+    await until(communicator, "done")
     assert await Conversation.objects.filter(widget=widget).acount() == 2
     await communicator.disconnect()
     await replies.wait_all()
@@ -265,19 +273,6 @@ async def test_a_verified_visitor_finds_their_conversation_on_another_device(wid
     await laptop.disconnect()
 
 
-async def test_new_conversations_are_rate_limited_like_messages(widget):
-    await Widget.objects.filter(pk=widget.pk).aupdate(messages_per_minute=2, limit_message="Easy!")
-    communicator = await signed_in(widget)
-    for _ in range(2):
-        await communicator.send_json_to({"type": "new"})
-        await until(communicator, "history")
-    await communicator.send_json_to({"type": "new"})
-    _, error = await until(communicator, "error")
-    assert error["message"] == "Easy!"
-    assert await Conversation.objects.filter(widget=widget).acount() == 3  # the first and two new
-    await communicator.disconnect()
-
-
 async def test_switching_a_widget_off_stops_open_sockets_at_their_next_message(widget):
     communicator = await signed_in(widget)
     await Widget.objects.filter(pk=widget.pk).aupdate(enabled=False)
@@ -285,3 +280,161 @@ async def test_switching_a_widget_off_stops_open_sockets_at_their_next_message(w
     _, error = await until(communicator, "error")
     assert error["fatal"]
     assert not await Message.objects.filter(conversation__widget=widget).aexists()
+
+
+# --- a conversation is made by the visitor's first message, not by opening the widget ----------
+
+
+def orq_conversations(emulator_url: str) -> set[str]:
+    """The ids of the conversations the emulator's Orq holds (newest first, up to 100)."""
+    response = httpx.get(
+        f"{emulator_url}/v2/conversations/",
+        params={"limit": 100},
+        headers={"Authorization": "Bearer test-orq-key"},
+        timeout=WITHIN,
+    )
+    response.raise_for_status()
+    return {c["_id"] for c in response.json()["data"]}
+
+
+@pytest.fixture
+def orq_widget(widget):
+    # Orq conversations are made upstream when ours is: the one that shows an empty one there.
+    Widget.objects.filter(pk=widget.pk).update(provider="orq", model="openai/gpt-4o")
+    widget.refresh_from_db()
+    return widget
+
+
+async def test_opening_the_widget_and_new_make_nothing_until_the_first_message(
+    orq_widget, emulator_url
+):
+    widget = orq_widget
+    before = await sync_to_async(orq_conversations)(emulator_url)
+    communicator = await signed_in(widget)  # the frame opens: history, then an empty snapshot
+    await communicator.send_json_to({"type": "new"})
+    _, history = await until(communicator, "history")
+    assert (history["id"], history["html"]) == (None, "")
+    assert await receive(communicator) == {"type": "snapshot", "id": None}
+    # What the page may ask before anything is written gets an answer, not a crash.
+    for ask in ({"type": "snapshot"}, {"type": "stop"}):
+        await communicator.send_json_to(ask)
+        assert await receive(communicator) == {"type": "snapshot", "id": None}
+    await communicator.send_json_to({"type": "regenerate"})
+    error = await receive(communicator)
+    assert error["type"] == "error" and "nothing to regenerate" in error["message"]
+    assert not error.get("fatal")
+    assert not await Conversation.objects.filter(widget=widget).aexists()
+    assert await sync_to_async(orq_conversations)(emulator_url) == before
+
+    await communicator.send_json_to({"type": "send", "text": "my first question"})
+    _, turn = await until(communicator, "turn")
+    assert "my first question" in turn["html"]
+    await until(communicator, "done")
+    conversation = await Conversation.objects.aget(widget=widget)
+    made = await sync_to_async(orq_conversations)(emulator_url) - before
+    assert made == {conversation.upstream_id}
+    assert conversation.started_on == f"{SITE}/pricing"
+    # The socket now watches it: a snapshot shows its reply.
+    await communicator.send_json_to({"type": "snapshot"})
+    _, snapshot = await until(communicator, "snapshot")
+    assert snapshot["id"] is not None
+    await communicator.disconnect()
+    await replies.wait_all()
+
+
+async def test_new_costs_nothing_against_the_limits(widget):
+    await Widget.objects.filter(pk=widget.pk).aupdate(messages_per_minute=1, limit_message="Easy!")
+    communicator = await signed_in(widget)
+    for _ in range(5):
+        await communicator.send_json_to({"type": "new"})
+        await until(communicator, "history")
+    await communicator.send_json_to({"type": "send", "text": "hi"})
+    await until(communicator, "done")
+    assert not await LimitHit.objects.filter(widget=widget).aexists()
+    assert await Conversation.objects.filter(widget=widget).acount() == 1
+    await communicator.disconnect()
+    await replies.wait_all()
+
+
+# --- whatever arrives gets a clear answer -------------------------------------------------------
+
+
+async def answered(communicator, message) -> dict:
+    """The error frame a request gets (the socket stays open)."""
+    await communicator.send_json_to(message)
+    frame = await receive(communicator)
+    assert frame["type"] == "error", frame
+    return frame
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["é", "visitor:é:signé", "tök" * 2000, "😀.😀"],
+    ids=["accent", "signed", "long", "emoji"],
+)
+async def test_a_non_ascii_or_junk_token_is_refused_with_an_error_frame(widget, token):
+    assert "not valid" in await refused(
+        widget.public_key, {"type": "auth", "token": token, "origin": SITE}
+    )
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "auth", "token": "\ud800", "origin": SITE},  # half of a surrogate pair
+        {"type": "auth", "token": 42, "origin": SITE},
+        {"type": "auth", "token": "x", "origin": ["https://shop.example.com"]},
+        {"type": "auth", "token": "x", "origin": SITE, "page": f"{SITE}/a\x00b"},
+        {"type": "auth", "token": "x", "origin": SITE, "page": 7},
+        ["auth", "x"],
+    ],
+)
+async def test_an_auth_message_of_the_wrong_shape_gets_an_error_and_opens_nothing(widget, auth):
+    communicator = await socket(widget.public_key)
+    await answered(communicator, auth)  # in words (the chat socket's checks), never a 1011
+    # Still no visitor: a message is refused until a good token comes.
+    await communicator.send_json_to({"type": "send", "text": "hi"})
+    refusal = await receive(communicator)
+    assert refusal["fatal"] and "needs a visitor token" in refusal["message"]
+    assert not await Conversation.objects.filter(widget=widget).aexists()
+
+
+@pytest.mark.parametrize("key", ["wk_%C3%A9t%C3%A9", "wk_%00nul", "x" * 41])
+async def test_a_key_that_cannot_be_one_closes_like_an_unknown_widget(widget, key):
+    communicator = await socket(key)
+    assert (await communicator.receive_output(timeout=WITHIN))["code"] == 4404
+
+
+@pytest.mark.parametrize("page", [f"{SITE}/a b", "https://evil.com/", f"{SITE}x/", ""])
+async def test_a_page_that_is_not_a_page_of_the_site_is_not_recorded(widget, page):
+    communicator = await signed_in(widget, page=page)
+    await communicator.send_json_to({"type": "send", "text": "hi"})
+    await until(communicator, "done")
+    assert (await Conversation.objects.aget(widget=widget)).started_on == ""
+    await communicator.disconnect()
+    await replies.wait_all()
+
+
+async def test_a_first_message_refused_while_restarting_leaves_no_conversation(
+    orq_widget, emulator_url
+):
+    from conversations import shutdown
+
+    widget = orq_widget
+    before = await sync_to_async(orq_conversations)(emulator_url)
+    communicator = await signed_in(widget)
+    await shutdown.drain()
+    try:
+        await communicator.send_json_to({"type": "send", "text": "hello?"})
+        _, error = await until(communicator, "error")
+    finally:
+        shutdown.reset()
+    assert "restarting" in error["message"]
+    assert not await Conversation.objects.filter(widget=widget).aexists()
+    assert await sync_to_async(orq_conversations)(emulator_url) == before
+    # Sent again once it is back: one conversation, as if nothing had happened.
+    await communicator.send_json_to({"type": "send", "text": "hello?"})
+    await until(communicator, "done")
+    assert await Conversation.objects.filter(widget=widget).acount() == 1
+    await communicator.disconnect()
+    await replies.wait_all()
