@@ -6,6 +6,9 @@ import sys
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["emulator"]:
+        # The emulator uses nothing of Webchat's settings: it starts with no secret key set.
+        os.environ["DJANGO_SETTINGS_MODULE"] = "emulator.settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webchat.settings")
     from django.core.management import execute_from_command_line
 

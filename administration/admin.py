@@ -12,10 +12,12 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
@@ -32,6 +34,7 @@ from administration import (
     deletion,
     exports,
     imports,
+    owners,
     retention,
     search,
     transcript,
@@ -47,8 +50,41 @@ from administration.filters import (
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
+from webchat.badinput import BadInput, parse_id
 
 PAGES_COUNTED_AHEAD = 10
+LAST_PAGE = 1_000_000  # past any real page: a higher number is answered as no such page
+
+
+class WebchatAdmin(admin.ModelAdmin):
+    """Our admins' base: input a list cannot use is a 400 that says what was wrong.
+
+    Django answers a bad filter with a redirect to a page about a broken database
+    installation, and a few inputs (selected ids that are not ids, a year past 9999 in the
+    date hierarchy) with a 500.
+    """
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            raise BadInput(f"This list cannot be shown that way: {_lookup_problem(exc)}") from None
+        except OverflowError:
+            raise BadInput("This list cannot be shown that way: a date is out of range.") from None
+
+    def response_action(self, request, queryset):
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            parse_id(value, what="selected row")
+        return super().response_action(request, queryset)
+
+
+def _lookup_problem(exc: IncorrectLookupParameters) -> str:
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, ValidationError):
+        return " ".join(cause.messages)
+    if cause is None:
+        return "there is no such page."  # Django's paginator found none
+    return str(cause)
 
 
 class WindowPaginator(Paginator):
@@ -72,10 +108,10 @@ class WindowPaginator(Paginator):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(WebchatAdmin):
     list_display = [
         "display_title",
-        "owner",
+        "owner_shown",
         "provider",
         "model_or_agent",
         "origin",
@@ -129,6 +165,11 @@ class ConversationAdmin(admin.ModelAdmin):
     def display_title(self, conversation: Conversation) -> str:
         return conversation.display_title
 
+    @admin.display(description="owner", ordering="owner__username")
+    def owner_shown(self, conversation: Conversation) -> str:
+        # A widget visitor's conversation has no owner: it is the widget's.
+        return owners.owner_label(conversation)
+
     @admin.display(description="model or agent")
     def model_or_agent(self, conversation: Conversation) -> str:
         return conversation.choice_label
@@ -159,7 +200,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         try:
-            page = max(1, int(request.GET.get("p", 1)))
+            page = min(max(1, int(request.GET.get("p", 1))), LAST_PAGE)
         except ValueError:
             page = 1
         return WindowPaginator(queryset, per_page, page=page, orphans=orphans)
@@ -175,12 +216,13 @@ class ConversationAdmin(admin.ModelAdmin):
         context = {**(extra_context or {}), "can_read_transcript": can_read}
         if conversation is not None and can_read:
             context["transcript"] = transcript.render(
-                conversation.messages.order_by("id"), conversation.owner.get_username()
+                conversation.messages.order_by("id"), transcript.speaker(conversation)
             )
             audit.record(
                 AuditAction.VIEW_TRANSCRIPT,
-                f"Read the transcript of “{conversation.display_title}” "
-                f"(owner {conversation.owner.get_username()})",
+                # No title: the trail outlives the conversation (see Tombstone).
+                f"Read the transcript of conversation #{conversation.pk} "
+                f"(owner {owners.owner_label(conversation)})",
                 request=request,
                 target=conversation,
             )
@@ -315,13 +357,13 @@ def _delete_and_audit(request, conversations) -> list[deletion.Outcome]:
 def delete_everywhere(modeladmin, request, queryset: QuerySet):
     if not request.POST.get("post"):
         return delete_selected(modeladmin, request, queryset)  # Django's confirmation page
-    for outcome in _delete_and_audit(request, list(queryset.select_related("owner"))):
+    for outcome in _delete_and_audit(request, list(queryset.select_related("owner", "widget"))):
         level = messages.SUCCESS if outcome.deleted else messages.ERROR
         modeladmin.message_user(request, str(outcome), level)
     return None
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(WebchatAdmin):
     """Every add, change and delete made through this admin also goes to the audit trail."""
 
     def log_addition(self, request, obj, message):
@@ -356,7 +398,7 @@ def _audit_log_entry(request, action: AuditAction, obj, entry) -> None:
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(WebchatAdmin):
     """Records nobody may add, change or delete, superusers included."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -392,7 +434,7 @@ class TombstoneAdmin(ReadOnlyAdmin):
         "upstream_result",
     ]
     list_filter = ["reason", "provider", ("deleted", DateRangeFilter)]
-    search_fields = ["owner_name", "upstream_id", "title"]
+    search_fields = ["owner_name", "upstream_id"]  # never a title: see Tombstone
     change_list_template = "administration/tombstone_change_list.html"
 
     def get_actions(self, request):
@@ -459,7 +501,9 @@ class DailyUsageAdmin(ReadOnlyAdmin):
         if not request.user.has_perm("conversations.export_dailyusage"):
             raise PermissionDenied
         start, end, _ = _usage_params(request)
-        rows = DailyUsage.objects.filter(day__gte=start, day__lte=end).select_related("owner")
+        rows = DailyUsage.objects.filter(day__gte=start, day__lte=end).select_related(
+            "owner", "widget"
+        )
         audit.record(
             AuditAction.EXPORT,
             f"Exported usage from {start} to {end} as CSV",
@@ -473,17 +517,28 @@ class DailyUsageAdmin(ReadOnlyAdmin):
 
 
 def _usage_params(request) -> tuple:
+    """The usage page's and its export's range and grouping; junk is a 400 saying which."""
     start, end = usage_report.default_range()
-    try:
-        start = datetime.date.fromisoformat(request.GET.get("start") or start.isoformat())
-        end = datetime.date.fromisoformat(request.GET.get("end") or end.isoformat())
-    except ValueError:
-        start, end = usage_report.default_range()
+    start, end = _day_param(request, "start", start), _day_param(request, "end", end)
     if end < start:
         start, end = end, start
-    end = min(end, start + datetime.timedelta(days=366))  # a year at most on one page
-    group = request.GET.get("group", "day")
-    return start, end, group if group in usage_report.GROUPS else "day"
+    year = datetime.timedelta(days=366)
+    if datetime.date.max - start > year:
+        end = min(end, start + year)  # a year at most on one page
+    group = request.GET.get("group") or "day"
+    if group not in usage_report.GROUPS:
+        raise BadInput(f"Group usage by one of: {', '.join(usage_report.GROUPS)}.")
+    return start, end, group
+
+
+def _day_param(request, name: str, default: datetime.date) -> datetime.date:
+    value = request.GET.get(name)
+    if not value:
+        return default
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"The {name} date must be a day written YYYY-MM-DD.") from None
 
 
 # --- users: audited, and one person's data exported or erased ---------------------------------

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from administration.models import Tombstone
+from administration.owners import owner_label
 from conversations.models import Conversation
 from upstream import clients
 from upstream.errors import NotFound, UpstreamError
@@ -23,14 +24,16 @@ CONCURRENCY = 8  # upstream deletes in flight at once in a bulk delete
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one conversation. No title: outcomes are shown to operators, printed by
+    cron and kept in the audit trail, all of which outlive the conversation (see Tombstone)."""
+
     conversation_id: int
-    title: str
     deleted: bool
     upstream: str  # "deleted", "already gone", "nothing upstream", or why it failed
 
     def __str__(self) -> str:
         state = "deleted" if self.deleted else "kept"
-        return f"“{self.title}” (#{self.conversation_id}): {state}; upstream {self.upstream}"
+        return f"conversation #{self.conversation_id}: {state}; upstream {self.upstream}"
 
 
 def delete_everywhere(conversations: Iterable[Conversation], *, reason: str) -> list[Outcome]:
@@ -46,9 +49,9 @@ async def _delete_all(conversations: list[Conversation], reason: str) -> list[Ou
         async with limit:
             upstream = await _delete_upstream(conversation)
         if upstream.startswith("failed"):
-            return Outcome(conversation.pk, conversation.display_title, False, upstream)
+            return Outcome(conversation.pk, False, upstream)
         await sync_to_async(_delete_here)(conversation, reason, upstream)
-        return Outcome(conversation.pk, conversation.display_title, True, upstream)
+        return Outcome(conversation.pk, True, upstream)
 
     return list(await asyncio.gather(*(one(c) for c in conversations)))
 
@@ -70,16 +73,14 @@ async def _delete_upstream(conversation: Conversation) -> str:
 
 
 def _delete_here(conversation: Conversation, reason: str, upstream: str) -> None:
-    owner = conversation.owner
     with transaction.atomic():
         Tombstone.objects.create(
             conversation_id=conversation.pk,
-            owner=owner,
-            owner_name=owner.get_username(),
+            owner_id=conversation.owner_id,  # none for a widget's: owner_name names the widget
+            owner_name=owner_label(conversation),
             provider=conversation.provider,
             upstream_id=conversation.upstream_id,
             superseded_upstream_ids=conversation.superseded_upstream_ids,
-            title=conversation.title,
             reason=reason,
             upstream_result=upstream,
         )

@@ -12,6 +12,7 @@ import csv
 import datetime
 import itertools
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
@@ -20,7 +21,9 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from administration.owners import owner_label
 from conversations.models import Conversation, DailyUsage, Message, MessageStatus
+from conversations.rendering import safe_url
 
 FORMAT = "webchat-export"
 VERSION = 1
@@ -69,7 +72,7 @@ def conversation_filters(
         queryset = queryset.filter(origin=origin)
     if since is not None:
         queryset = queryset.filter(updated__gte=_midnight(since))
-    if until is not None:
+    if until is not None and until < datetime.date.max:  # the last day has no day after it
         queryset = queryset.filter(updated__lt=_midnight(until + datetime.timedelta(days=1)))
     if last_status:
         queryset = queryset.filter(last_status=last_status)
@@ -102,13 +105,13 @@ def usage_filters(
 def with_messages(
     conversations: QuerySet, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[tuple[Conversation, Iterator[Message]]]:
-    """Each conversation (in id order, owner loaded) with an iterator over its messages.
+    """Each conversation (in id order, owner and widget loaded) with an iterator over its messages.
 
     Two queries per batch of `batch_size` conversations. Consume a conversation's messages
     before asking for the next conversation: they are read from one cursor shared by the batch.
     `conversations` must not be sliced (the batches are slices of it).
     """
-    ordered = conversations.select_related("owner").order_by("pk")
+    ordered = conversations.select_related("owner", "widget").order_by("pk")
     last_id = 0
     while True:
         # Keyset, not OFFSET: each batch starts where the last ended, in constant time.
@@ -148,7 +151,8 @@ def iter_json(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Itera
     separator = "\n"
     for conversation, messages in with_messages(conversations, batch_size=batch_size):
         record = _fields(conversation)
-        record["owner"] = conversation.owner.get_username()
+        # None for a widget visitor's conversation: it is the widget's (its id is in "widget").
+        record["owner"] = conversation.owner.get_username() if conversation.owner_id else None
         record["owner_id"] = conversation.owner_id
         record["messages"] = [_fields(m, skip={"conversation"}) for m in messages]
         yield separator + json.dumps(record, ensure_ascii=False, default=_json_default)
@@ -233,7 +237,7 @@ def conversation_markdown(conversation: Conversation, messages: Iterable[Message
     lines = [
         f"# {title}",
         "",
-        f"- Owner: {conversation.owner.get_username()}",
+        f"- Owner: {owner_label(conversation)}",
         f"- Provider: {conversation.get_provider_display()}",
         f"- Agent: {conversation.agent}"
         if conversation.agent
@@ -294,10 +298,26 @@ def _part_summary(part: dict) -> str:
             return f"- Tool result: {_short(part.get('result'))}"
         case "citation":
             title = part.get("title") or part.get("source") or "source"
+            if url := safe_url(part.get("url")):
+                return f"- Source: [{_link_text(title)}]({_destination(url)})"
+            # Not on the allow-list Markdown links pass (javascript:, …): text, never a link.
             return (
-                f"- Source: [{title}]({part['url']})" if part.get("url") else f"- Source: {title}"
+                f"- Source: {title} {_short(part.get('url'))}"
+                if part.get("url")
+                else f"- Source: {title}"
             )
     return f"- Note: {_short(part.get('text'))}"
+
+
+def _link_text(text: str) -> str:
+    return re.sub(r"([\\\[\]])", r"\\\1", " ".join(str(text).split()))
+
+
+def _destination(url: str) -> str:
+    if re.fullmatch(r"[^\s()<>]+", url):
+        return url
+    # Inside <...> a destination may hold anything but these.
+    return "<" + url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20") + ">"
 
 
 def _short(value) -> str:
@@ -342,14 +362,14 @@ class _Line:
 def iter_usage_csv(rows: Iterable) -> Iterator[str]:
     """`DailyUsage` rows as CSV with a header; text a spreadsheet would run is defused."""
     if isinstance(rows, QuerySet):
-        rows = rows.select_related("owner").iterator(chunk_size=2000)
+        rows = rows.select_related("owner", "widget").iterator(chunk_size=2000)
     writer = csv.writer(_Line())
     yield writer.writerow(USAGE_COLUMNS)
     for row in rows:
         yield writer.writerow(
             [
                 row.day.isoformat(),
-                spreadsheet_safe(row.owner.get_username()),
+                spreadsheet_safe(owner_label(row)),
                 spreadsheet_safe(row.provider),
                 spreadsheet_safe(row.model),
                 spreadsheet_safe(row.origin),
@@ -373,7 +393,8 @@ def _midnight(day: datetime.date) -> datetime.datetime:
 
 def iter_user_archive(user, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
     """Everything of one person: `conversations.json`, `usage.csv` and a Markdown transcript
-    per conversation, as one streamed zip."""
+    per conversation, as one streamed zip. Widget visitors' conversations are not the widget
+    owner's (they have no owner), so they are not in it."""
     conversations = Conversation.objects.filter(owner=user)
     stream = _ZipStream()
     with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:

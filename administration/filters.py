@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -34,7 +35,7 @@ class DateRangeFilter(admin.FieldListFilter):
         bounds = {}
         if self.start is not None:
             bounds[f"{self.field_path}__gte"] = _midnight(self.start)
-        if self.end is not None:
+        if self.end is not None and self.end < datetime.date.max:  # else: no end at all
             bounds[f"{self.field_path}__lt"] = _midnight(self.end + datetime.timedelta(days=1))
         return queryset.filter(**bounds)
 
@@ -64,9 +65,16 @@ def _day(value) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise admin.options.IncorrectLookupParameters(
-            ValidationError(f"{value!r} is not a date (YYYY-MM-DD)")
-        ) from None
+        raise _bad(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+# ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
+_COUNT = re.compile(r"[0-9]{1,18}")
+
+
+def _bad(message: str) -> admin.options.IncorrectLookupParameters:
+    """What a filter raises for a value it cannot use (the admin answers 400 with `message`)."""
+    return admin.options.IncorrectLookupParameters(ValidationError(message + "."))
 
 
 def _midnight(day: datetime.date) -> datetime.datetime:
@@ -136,9 +144,11 @@ def bucket_filter(field: str, title: str, edges: list[int]) -> type[admin.Simple
             return ranges
 
         def queryset(self, request, queryset):
-            low, dash, high = (self.value() or "").partition("-")
-            if not low.isdigit() or (high and not high.isdigit()):
+            if not self.value():
                 return queryset
+            low, dash, high = self.value().partition("-")
+            if not _COUNT.fullmatch(low) or (high and not _COUNT.fullmatch(high)):
+                raise _bad(f"{self.value()!r} is not a range of {title} (such as 1-10 or 11-)")
             if not dash:
                 return queryset.filter(**{field: int(low)})
             bounds = {f"{field}__gte": int(low)}
@@ -162,6 +172,8 @@ class WidgetFilter(admin.SimpleListFilter):
         return [(str(w.pk), w.name) for w in Widget.objects.order_by("name")]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(widget_id=int(self.value()))
-        return queryset
+        if not self.value():
+            return queryset
+        if not _COUNT.fullmatch(self.value()):
+            raise _bad(f"{self.value()!r} is not the number of a widget")
+        return queryset.filter(widget_id=int(self.value()))

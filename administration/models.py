@@ -48,7 +48,12 @@ class AuditEntry(models.Model):
 
 
 class Tombstone(models.Model):
-    """A conversation deleted by an administrator, a retention purge or an erasure."""
+    """A conversation deleted by an administrator, a retention purge or an erasure.
+
+    What the retention rule keeps of a deleted conversation, and nothing more: that it existed,
+    whose it was, where upstream (to prove or retry the delete there), why and when it went.
+    Nothing of what it was about: no title, no text (operators read tombstones).
+    """
 
     conversation_id = models.BigIntegerField(db_index=True, help_text="Our id, now gone.")
     owner = models.ForeignKey(
@@ -58,7 +63,6 @@ class Tombstone(models.Model):
     provider = models.CharField(max_length=16)
     upstream_id = models.CharField(max_length=100, blank=True)
     superseded_upstream_ids = models.JSONField(default=list, blank=True)
-    title = models.CharField(max_length=100, blank=True)
     reason = models.CharField(max_length=32)
     upstream_result = models.CharField(max_length=300)
     deleted = models.DateTimeField(default=timezone.now, db_index=True)

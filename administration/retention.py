@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from administration import audit, deletion
 from administration.models import AuditAction
+from administration.owners import owner_label
 from conversations.models import Conversation, MessageStatus, Origin
 
 
@@ -54,7 +55,7 @@ def expired(policy: Policy, now: datetime.datetime | None = None) -> QuerySet:
     return (
         Conversation.objects.filter(idle)
         .exclude(pk__in=streaming.values("pk"))
-        .select_related("owner")
+        .select_related("owner", "widget")
         .order_by("updated", "id")
     )
 
@@ -63,7 +64,7 @@ def describe(conversation: Conversation) -> str:
     # No title: operators run retention and must not read what conversations are about.
     return (
         f"conversation #{conversation.pk} ({conversation.provider}, {conversation.origin}, "
-        f"owner {conversation.owner.get_username()}, idle since {conversation.updated:%Y-%m-%d})"
+        f"owner {owner_label(conversation)}, idle since {conversation.updated:%Y-%m-%d})"
     )
 
 

@@ -13,7 +13,16 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from conversations.models import Message, MessageStatus
+from conversations.labels import model_label
+from conversations.models import Conversation, Message, MessageStatus
+from conversations.rendering import safe_url
+
+
+def speaker(conversation: Conversation) -> str:
+    """Who wrote the user messages: the owner, or a widget's visitor (who has no account)."""
+    if conversation.owner_id is not None:
+        return conversation.owner.get_username()
+    return "Visitor"
 
 
 def render(messages: Iterable[Message], owner_name: str) -> SafeString:
@@ -32,8 +41,9 @@ def _message(m: Message, owner: str) -> str:
             f'<span class="status status-{escape(m.status)}">'
             f"{escape(MessageStatus(m.status).label)}</span>"
         )
-        if m.model:
-            facts.append(f"<span>model <code>{escape(m.model)}</code></span>")
+        # The model the provider reported, and an agent conversation's agent beside it.
+        if label := model_label(m.model, m.conversation.agent):
+            facts.append(f'<span class="model">{escape(label)}</span>')
         if m.usage_total is not None:
             facts.append(
                 f"<span>{m.usage_input or 0} in / {m.usage_output or 0} out tokens (provider)</span>"
@@ -69,5 +79,8 @@ def _tool(part: dict) -> str:
     else:
         label = escape(part.get("title") or part.get("url") or "")
         url = f" <code>{escape(part['url'])}</code>" if part.get("url") else ""
+        # A link only through the allow-list Markdown links pass; any other URL stays text.
+        if href := safe_url(part.get("url")):
+            label = f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">{label}</a>'
         inner = f"Source: {label}{url}"
     return f'<div class="tool">{inner}</div>'

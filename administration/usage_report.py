@@ -5,17 +5,24 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import CharField, F, Sum, Value
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from conversations.models import DailyUsage
 
 GROUPS = {
-    "day": "day",
-    "user": "owner__username",
-    "model": "model",
-    "origin": "origin",
-    "widget": "widget__name",
+    "day": F("day"),
+    # A widget's usage is the widget's, never a person's: it shows as the widget.
+    "user": Coalesce(
+        "owner__username",
+        Concat(Value("widget: "), "widget__name"),
+        Value("widget: (deleted)"),
+        output_field=CharField(),
+    ),
+    "model": F("model"),
+    "origin": F("origin"),
+    "widget": F("widget__name"),
 }
 TOTALS = ["replies", "failures", "tokens_in", "tokens_out", "estimated_replies"]
 
@@ -40,17 +47,17 @@ def build(start: datetime.date, end: datetime.date, group: str = "day") -> Repor
     rows = DailyUsage.objects.filter(day__gte=start, day__lte=end)
     sums = {name: Sum(name) for name in TOTALS}
     by_group = list(
-        rows.annotate(key=F(GROUPS[group]))
+        rows.annotate(key=GROUPS[group])
         .values("key")
         .annotate(**sums)
         .order_by("key" if group == "day" else "-tokens_out")
     )
     per_day = {r["day"]: r for r in rows.values("day").annotate(**sums).order_by("day")}
     days = []
-    day = start
-    while day <= end:
+    # Counted, not stepped past `end`: the day after 9999-12-31 does not exist.
+    for offset in range((end - start).days + 1):
+        day = start + datetime.timedelta(days=offset)
         days.append({"day": day, **{k: (per_day.get(day) or {}).get(k) or 0 for k in TOTALS}})
-        day += datetime.timedelta(days=1)
     total = {k: v or 0 for k, v in rows.aggregate(**sums).items()}
     return Report(start, end, group, by_group, days, total)
 

@@ -10,6 +10,8 @@ from conversations.models import DailyUsage
 def erase_user_data(user, *, request=None) -> list[deletion.Outcome]:
     """Delete every conversation of `user` at the provider and here, and their usage rows.
 
+    Widget visitors' conversations are not the widget owner's (they have no owner): untouched.
+
     The account stays (deleting it is a separate, ordinary admin action). Conversations whose
     upstream delete failed are kept and named in the receipt, so it can be run again.
     """

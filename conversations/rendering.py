@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -34,15 +35,19 @@ _ATTRIBUTES = {
     "a": {"href", "title"},
     "div": {"data-lang"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
 }
-# Only the classes we emit survive: Pygments' token classes, our code wrapper.
+_ALIGN = {"align-left", "align-center", "align-right"}
+# Only the classes we emit survive: Pygments' token classes, our code wrapper, table alignment
+# (a class, not a style attribute: the Content-Security-Policy allows no inline style).
 _CLASSES = {
     "span": {name for name in STANDARD_TYPES.values() if name},
     "code": {"highlight"},
     "div": {"code-block"},
+    "th": _ALIGN,
+    "td": _ALIGN,
 }
+# Links we show, from a model's Markdown or from any other upstream data (citations).
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
@@ -61,9 +66,21 @@ def _fence(
     return f'<div class="code-block"{lang_attr}><pre><code class="highlight">{body}</code></pre></div>\n'
 
 
+def _cell(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    style = token.attrs.pop("style", None)
+    if isinstance(style, str) and style.startswith("text-align:"):
+        token.attrSet("class", "align-" + style.removeprefix("text-align:"))
+    return renderer.renderToken(tokens, idx, options, env)
+
+
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["table", "strikethrough"])
 _md.add_render_rule("fence", _fence)
+_md.add_render_rule("th_open", _cell)
+_md.add_render_rule("td_open", _cell)
 
 
 def _sanitize(raw_html: str) -> str:
@@ -72,12 +89,34 @@ def _sanitize(raw_html: str) -> str:
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         allowed_classes=_CLASSES,
-        url_schemes={"http", "https", "mailto"},
+        url_schemes=set(URL_SCHEMES),
         url_relative="deny",
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
-        filter_style_properties={"text-align"},
     )
+
+
+def safe_url(url: object) -> str:
+    """`url` if we may link to it (the allow-list Markdown links pass), else "".
+
+    For every URL that comes from upstream data and is rendered as a link (a citation's, for
+    one): a `javascript:` or `data:` URL, a relative one or junk never becomes a live link.
+    """
+    if not isinstance(url, str):
+        return ""
+    url = url.strip()
+    # Browsers drop tabs and line breaks inside a URL ("java\tscript:"): refuse any control.
+    if not url or any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return ""
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        return ""
+    return url
 
 
 def render_markdown(text: str) -> str:

@@ -290,6 +290,23 @@ def test_markdown_zip_has_one_readable_transcript_per_conversation(alice, bob):
     assert third.startswith("# New conversation\n") and "- Origin: Widget" in third
 
 
+def test_a_citation_in_the_markdown_export_is_a_link_only_through_the_allow_list(alice):
+    chat = conversation(alice, "Sources")
+    Message.objects.create(
+        conversation=chat,
+        role="assistant",
+        text="These.",
+        parts=[
+            {"kind": "citation", "title": "Evil", "url": "javascript:alert(1)"},
+            {"kind": "citation", "title": "A [b] c", "url": "https://example.com/a b"},
+        ],
+    )
+    text = exports.conversation_markdown(chat, chat.messages.all())
+    assert "](javascript" not in text
+    assert "- Source: Evil ` javascript:alert(1) `" in text
+    assert r"- Source: [A \[b\] c](<https://example.com/a%20b>)" in text
+
+
 # --- usage CSV --------------------------------------------------------------------------------
 
 

@@ -106,3 +106,30 @@ def test_operators_run_retention_from_the_admin_and_reviewers_cannot(settings, a
     assert "1 conversation(s) deleted" in response.text
     assert Tombstone.objects.filter(conversation_id=old.pk, reason="retention").exists()
     assert AuditEntry.objects.get(action=AuditAction.PURGE).actor == erin
+
+
+def test_tombstones_and_what_outlives_a_conversation_keep_nothing_of_what_it_was_about(
+    settings, alice, carol, erin
+):
+    """The rule deletes a conversation's content; an operator reads tombstones. Its title was
+    kept in the tombstone (shown and searchable), in purge output and in the audit trail."""
+    settings.WEBCHAT_RETENTION_DAYS = 30
+    title = "Salary review of Bob"
+    upstream_id = upstream_conversation("the content")
+    old = idle(conversation_with(alice, title, "hi", upstream_id=upstream_id), 45)
+    read = idle(conversation_with(alice, f"{title} again", "hi"), 45)
+    signed_in(carol).get(reverse("admin:conversations_conversation_change", args=[read.pk]))
+    out, _ = run()
+
+    operator = signed_in(erin)
+    tombstones = reverse("admin:administration_tombstone_changelist")
+    listing = operator.get(tombstones)
+    searched = operator.get(tombstones, {"q": "Salary"})
+    tombstone = Tombstone.objects.get(conversation_id=old.pk)
+    detail = operator.get(reverse("admin:administration_tombstone_change", args=[tombstone.pk]))
+    assert searched.context["cl"].result_count == 0
+    assert operator.get(tombstones, {"q": upstream_id}).context["cl"].result_count == 1
+    summaries = " ".join(AuditEntry.objects.values_list("summary", flat=True))
+    for seen in (out, listing.text, detail.text, summaries):
+        assert "Salary" not in seen
+    assert f"#{old.pk}" in out and f"transcript of conversation #{read.pk}" in summaries

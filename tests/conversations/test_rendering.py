@@ -17,6 +17,7 @@ from conversations.rendering import (
     pygments_css,
     render_markdown,
     render_user_text,
+    safe_url,
     snapshot_html,
 )
 from emulator.assistant import compose_reply
@@ -190,12 +191,55 @@ def test_fence_with_unknown_language_is_plain():
     assert "x = 1" in html
 
 
-def test_table_keeps_its_alignment():
-    html = render_markdown("| a | b |\n|---|--:|\n| 1 | 2 |")
+def test_table_keeps_its_alignment_as_a_class_not_an_inline_style():
+    """Our Content-Security-Policy applies no inline style: an aligned column is a class."""
+    html = render_markdown("| a | b | c |\n|---|--:|:-:|\n| 1 | 2 | 3 |")
 
     assert "<table>" in html
     assert "<th>a</th>" in html
-    assert '<td style="text-align:right">2</td>' in html
+    assert '<td class="align-right">2</td>' in html
+    assert '<td class="align-center">3</td>' in html
+    assert "style" not in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/docs?q=1#top",
+        "http://example.com",
+        "mailto:someone@example.com",
+        "  https://example.com/padded  ",
+    ],
+)
+def test_a_url_on_the_allow_list_may_be_a_link(url):
+    assert safe_url(url) == url.strip()
+    assert f'href="{url.strip()}"' in render_markdown(f"[x]({url.strip()})")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",  # browsers drop the tab
+        "java\nscript:alert(1)",
+        "\x01javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox",
+        "file:///etc/passwd",
+        "//evil.example.com/",  # relative: Markdown links refuse those too
+        "/admin/",
+        "https:example.com",
+        "http://[",
+        "",
+        None,
+        42,
+        ["https://example.com"],
+    ],
+)
+def test_any_other_url_from_upstream_is_no_link(url):
+    assert safe_url(url) == ""
 
 
 def test_everyday_markdown():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from emulator.process import ROOT, EmulatorProcess
 from tests.servers import WebchatProcess, prepare
@@ -83,8 +84,54 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@dataclass
+class BrowserConsole:
+    """What went wrong in the test's pages: console errors (a Content-Security-Policy refusal,
+    an htmx error such as `htmx:oobErrorNoTarget`, a resource that failed to load), any
+    Content-Security-Policy report, and uncaught exceptions."""
+
+    problems: list[str] = field(default_factory=list)
+    expected: list[re.Pattern] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        """A problem this test causes on purpose (a refused request, say) is not a failure."""
+        self.expected.append(re.compile(pattern))
+
+    def watch(self, context: BrowserContext) -> None:
+        context.on("console", self._message)
+        context.on("weberror", lambda error: self.problems.append(f"uncaught: {error.error}"))
+
+    def _message(self, message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            where = message.location.get("url", "")
+            self.problems.append(f"console {message.type}: {message.text} (at {where})")
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.problems if not any(e.search(p) for e in self.expected)]
+
+
+@pytest.fixture(autouse=True)
+def browser_console(request, monkeypatch) -> Iterator[BrowserConsole]:
+    """Every browser test fails on a console error or a CSP violation in any of its pages."""
+    console = BrowserConsole()
+    if "browser" in request.fixturenames:
+        browser: Browser = request.getfixturevalue("browser")
+        new_context = browser.new_context
+
+        def watched_context(*args, **kwargs) -> BrowserContext:
+            context = new_context(*args, **kwargs)
+            console.watch(context)
+            return context
+
+        monkeypatch.setattr(browser, "new_context", watched_context)
+    yield console
+    if "browser" in request.fixturenames:
+        problems = console.unexpected()
+        assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
 @pytest.fixture
-def page(browser: Browser, live_webchat: LiveWebchat) -> Iterator[Page]:
+def page(browser: Browser, live_webchat: LiveWebchat, browser_console) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
