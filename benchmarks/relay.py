@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emulator.process import EmulatorProcess  # noqa: E402
-from tests.servers import WebchatProcess, prepare  # noqa: E402
+from tests.servers import WebchatProcess, create_conversations, prepare  # noqa: E402
 
 SERVER_CORE, LOAD_CORE = "0", "1"
 PASSWORD = "bench-password-1"
@@ -119,15 +119,11 @@ class Stack:
         )  # fmt: skip
 
     def new_conversations(self, count: int) -> list[int]:
-        ids = []
-        for _ in range(count):
-            response = self.client.post(
-                "/conversations/new",
-                data={"choice": "mistral:model:mistral-small-latest"},
-                headers={"HX-Request": "true", "X-CSRFToken": self.client.cookies["csrftoken"]},
-            )
-            ids.append(int(response.headers["HX-Push-Url"].strip("/").split("/")[-1]))
-        return ids
+        # Made as the service makes them: the app makes a conversation only with its first
+        # message, and the benchmark times that first turn itself.
+        return create_conversations(
+            self.env, username="bench", choice="mistral:model:mistral-small-latest", count=count
+        )
 
     def stop(self) -> None:
         self.server.stop()

@@ -9,8 +9,9 @@ import logging
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
-from conversations import fanout, replies, services
+from conversations import fanout, frames, replies, services
 from conversations.models import Message, MessageStatus
+from webchat import websocket_auth
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +19,14 @@ GROUP_REJOIN_SECONDS = 30  # well inside channels-redis's group_expiry
 SNAPSHOT_ANSWER_SECONDS = 2.0
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_NOT_FOUND = 4404
+SOMETHING_WENT_WRONG = "Something went wrong on our side; nothing was lost."
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    session_groups: tuple[str, ...] = ()  # a signed-in person's socket (not a widget's)
+    ended = False  # the session ended: frames are no longer acted on
+    client_id: str | None = None  # the page's id for the request being answered
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         # Accept first so the refusal carries a code the browser (and tests) can read.
@@ -34,6 +40,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        await self.follow_session()
         await self.watch()
 
     async def watch(self) -> None:
@@ -53,11 +60,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Group memberships expire (a killed process's must not linger): renew ours."""
         while True:
             await asyncio.sleep(GROUP_REJOIN_SECONDS)
-            await self.channel_layer.group_add(self.group, self.channel_name)
+            for group in (self.group, *self.session_groups):
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         # The reply goes on without us; we only stop watching.
         await self.unwatch()
+        await self.unfollow_session()
 
     async def unwatch(self) -> None:
         if getattr(self, "group", None):
@@ -67,34 +76,80 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
 
-    @classmethod
-    async def decode_json(cls, text_data):
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Every frame gets an answer: a malformed one an error frame, and the socket stays."""
+        if self.ended:
+            return  # its session ended: the socket is closing, nothing more is done for it
         try:
-            return json.loads(text_data)
-        except ValueError:
-            return None
+            request = frames.parse(text_data)
+        except frames.Malformed as refusal:
+            await self.send_error(str(refusal), client_id=refusal.client_id)
+            return
+        self.client_id = request.client_id  # echoed by the turn it starts, or its refusal
+        try:
+            if self.session_groups and not await websocket_auth.still_signed_in(self.scope):
+                await self.end_session()  # signed out, a new password, or no longer active
+                return
+            await self.receive_json(request.content, **kwargs)
+        except Exception:
+            # Not a 1011 that drops the socket and says nothing: the page hears, the log knows.
+            log.exception("A %r request on a chat socket failed", request.action)
+            await self.send_error(SOMETHING_WENT_WRONG)
+        finally:
+            self.client_id = None
 
     async def receive_json(self, content, **kwargs) -> None:
-        if not isinstance(content, dict):
-            await self.send_json({"type": "error", "message": "That request was not understood."})
-            return
-        action = content.get("type")
+        """A request checked by `frames` (the widget's consumer hands on what it does not use)."""
         try:
-            match action:
+            request = frames.read(content)
+            match request.action:
                 case "send":
-                    await self.send_message(str(content.get("text", "")))
+                    await self.send_message(request.text)
                 case "stop":
                     await replies.stop(self.conversation)
                 case "regenerate":
                     await self.regenerate()
                 case "edit":
-                    await self.edit(content.get("id"), str(content.get("text", "")))
+                    await self.edit(request.id, request.text)
                 case "snapshot":
                     await self.send_snapshot()
                 case _:
-                    await self.send_json({"type": "error", "message": "Unknown request."})
-        except services.Refused as refusal:
-            await self.send_json({"type": "error", "message": str(refusal)})
+                    await self.send_error(frames.UNKNOWN)
+        except (services.Refused, frames.Malformed) as refusal:
+            await self.send_error(str(refusal))
+
+    async def send_error(self, message: str, *, client_id: str | None = None) -> None:
+        frame = {"type": "error", "message": message}
+        client_id = client_id or self.client_id
+        if client_id:
+            frame["client_id"] = client_id  # so only the composer that sent it takes it as its own
+        await self.send_json(frame)
+
+    # --- the session the socket belongs to ----------------------------------------------------
+
+    async def follow_session(self) -> None:
+        """Join the groups told when this session ends or its user's sign-in changes."""
+        self.session_groups = websocket_auth.groups_of(self.scope)
+        for group in self.session_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def unfollow_session(self) -> None:
+        groups, self.session_groups = self.session_groups, ()
+        for group in groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def session_ended(self, event) -> None:
+        """The person signed out of this session."""
+        await self.end_session()
+
+    async def session_check(self, event) -> None:
+        """The user's password or account changed: this session may no longer sign them in."""
+        if not await websocket_auth.still_signed_in(self.scope):
+            await self.end_session()
+
+    async def end_session(self) -> None:
+        self.ended = True
+        await self.close(code=CLOSE_NOT_ALLOWED)
 
     async def dispatch(self, message) -> None:
         # Channels closes stale database connections (a thread hop) before every handler.
@@ -123,6 +178,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- actions ----------------------------------------------------------------------------
 
     async def send_message(self, text: str) -> None:
+        await self.refuse_if_gone()
         services.check_message(text)
         await self.check_rate()
         await self.start_turn(text=text, turn=services.Turn(text=text))
@@ -131,22 +187,28 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await services.check_send_rate_async(self.scope["user"])
 
     async def regenerate(self) -> None:
+        await self.refuse_if_gone()
         await self.check_rate()
         plan = await services.plan_regenerate(conversation=self.conversation)
         await self.start_turn(text=None, turn=plan.turn, replace_from=plan.replace_from)
 
     async def edit(self, message_id, text: str) -> None:
+        await self.refuse_if_gone()
         services.check_message(text)
         await self.check_rate()
         plan = await services.plan_edit(
             conversation=self.conversation, message_id=message_id, text=text
         )
-        await self.start_turn(text=text, turn=plan.turn, replace_from=plan.replace_from)
+        await self.start_turn(
+            text=text, turn=plan.turn, replace_from=plan.replace_from, repoint=plan.repoint
+        )
 
-    async def start_turn(self, *, text, turn, replace_from: Message | None = None) -> None:
+    async def start_turn(
+        self, *, text, turn, replace_from: Message | None = None, repoint: str = ""
+    ) -> None:
         await self.conversation.arefresh_from_db()
         user_message, reply = await services.begin_turn(
-            conversation=self.conversation, text=text, replace_from=replace_from
+            conversation=self.conversation, text=text, replace_from=replace_from, repoint=repoint
         )
         html = ""
         if user_message is not None:
@@ -158,6 +220,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "type": "turn",
             "replace_from": replace_from.pk if replace_from else None,
             "html": html,
+            "client_id": self.client_id,  # the page whose send this is clears its composer
         }
         await fanout.broadcast(self.conversation.pk, json.dumps(frame), recheck=True)
         await replies.start(conversation=self.conversation, reply=reply, turn=turn)
@@ -178,7 +241,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             and not replies.is_local(reply.pk)
         )
         if not streaming_elsewhere:
-            await self.release(json.dumps(replies.snapshot_frame(reply)))
+            await self.release(json.dumps(await replies.settled_snapshot(reply)))
             return
         # Another process runs the reply and holds its latest text: ask it, and hold the
         # deltas until its answer (or, if it is gone, what was last saved) has been sent.
@@ -194,7 +257,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.asked_elsewhere:
             return
         reply = await Message.objects.aget(pk=message_id)
-        await self.release(json.dumps(replies.snapshot_frame(reply)))
+        await self.release(json.dumps(await replies.settled_snapshot(reply)))
 
     async def release(self, snapshot: str) -> None:
         if self.held is None:
@@ -203,3 +266,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send(text_data=snapshot)
         for frame in held:
             await self.send(text_data=frame)
+
+    async def refuse_if_gone(self) -> None:
+        """No turn goes to a conversation its provider no longer has (a reply may just have
+        found that out, so the row is read again): the page offers to continue instead."""
+        await self.conversation.arefresh_from_db(fields=["upstream_gone"])
+        if self.conversation.upstream_gone:
+            raise services.Refused(services.gone_message(self.conversation))

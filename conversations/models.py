@@ -30,8 +30,14 @@ class MessageStatus(models.TextChoices):
 
 
 class Conversation(models.Model):
+    # None for a widget visitor's conversation: it belongs to the widget, not to a team member,
+    # so no one's chat, sidebar or search shows it (the admin's audited transcript does).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
     )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     # Exactly one of model / agent: the agent is the configured key (Orq) or name (Mistral).
@@ -62,6 +68,13 @@ class Conversation(models.Model):
     )
     visitor = models.CharField(max_length=100, blank=True)
     started_on = models.URLField(max_length=500, blank=True)
+    # When we learnt that the provider no longer has this conversation (deleted there): no turn
+    # can go on in it, only a new conversation that continues it.
+    upstream_gone = models.DateTimeField(null=True, blank=True)
+    # The conversation this one goes on from (after that one was gone upstream).
+    continued_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continuations"
+    )
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -91,6 +104,12 @@ class Conversation(models.Model):
         return f"agent {self.agent}" if self.agent else self.model
 
 
+class MessageQuerySet(models.QuerySet):
+    def shown(self) -> MessageQuerySet:
+        """What the conversation reads as: without turns hidden by a regenerate or edit."""
+        return self.filter(replaced_by__isnull=True)
+
+
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "User"
@@ -108,7 +127,10 @@ class Message(models.Model):
     status = models.CharField(
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.COMPLETE
     )
+    # What the user reads when a reply fails, in plain words; the provider's own words and the
+    # transport's go to `error_detail`, for the log and the admin's transcript.
     error = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
     model = models.CharField(max_length=200, blank=True)
     usage_input = models.PositiveIntegerField(null=True, blank=True)
     usage_output = models.PositiveIntegerField(null=True, blank=True)
@@ -121,8 +143,18 @@ class Message(models.Model):
     runner = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     stop_requested = models.BooleanField(default=False)
+    # Regenerate and edit hide what they replace until the new reply completes: these rows are
+    # out of sight while `replaced_by` streams, deleted if it completes, shown again if not.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # On the new reply of a regenerate or edit: the conversation's upstream pointers before it,
+    # put back if the reply does not complete (a Mistral restart or an Orq edit re-points).
+    undo = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     completed = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -156,6 +188,11 @@ class Message(models.Model):
     def is_streaming(self) -> bool:
         return self.status == MessageStatus.STREAMING
 
+    @property
+    def upstream_gone(self) -> dict | None:
+        """Failed because the provider no longer had the conversation: the runner's marker."""
+        return next((p for p in self.parts if p.get("kind") == "upstream_gone"), None)
+
 
 class DailyUsage(models.Model):
     """Replies and tokens per day, user, provider, model and origin: kept as replies finish.
@@ -166,8 +203,13 @@ class DailyUsage(models.Model):
     """
 
     day = models.DateField()
+    # None for a widget's usage: it counts as the widget's, never a person's.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_days"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="usage_days",
     )
     provider = models.CharField(max_length=16, choices=Provider.choices)
     model = models.CharField(max_length=200, help_text="The model, or the agent it ran as.")
@@ -185,14 +227,16 @@ class DailyUsage(models.Model):
         verbose_name_plural = "daily usage"
         permissions = [("export_dailyusage", "Can export usage")]
         constraints = [
-            # Two partial constraints: NULLs are distinct in a plain one on SQLite.
+            # Two partial constraints: a person's rows (no widget) are one per owner, a
+            # widget's rows (no owner) one per widget. Neither includes the column that is NULL
+            # in its rows: NULLs are distinct in a unique constraint (SQLite and PostgreSQL).
             models.UniqueConstraint(
                 fields=["day", "owner", "provider", "model", "origin"],
                 condition=Q(widget__isnull=True),
                 name="one_usage_row",
             ),
             models.UniqueConstraint(
-                fields=["day", "owner", "provider", "model", "origin", "widget"],
+                fields=["day", "provider", "model", "origin", "widget"],
                 condition=Q(widget__isnull=False),
                 name="one_usage_row_per_widget",
             ),

@@ -8,6 +8,7 @@ renews the reply's lease, so a process that dies leaves a reply others can mark 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import logging
@@ -22,11 +23,12 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from conversations import fanout, services, usage
+from conversations import failures, fanout, services, usage
+from conversations.labels import model_label
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.rendering import StreamingRenderer, render_markdown, snapshot_html
 from conversations.turns import Turn, open_turn
-from upstream.errors import UpstreamError
+from upstream.errors import NotFound, UpstreamError
 from upstream.types import (
     ApprovalRequired,
     Citation,
@@ -60,9 +62,12 @@ class LiveReply:
     closed_html: list[str] = field(default_factory=list)
     renderer: StreamingRenderer = field(default_factory=StreamingRenderer)
     upstream_message_id: str = ""
+    model: str = ""  # as the provider reported it in the stream
     usage: tuple[int, int, int] | None = None
     failure: str = ""
+    failure_detail: str = ""
     stop_requested: bool = False
+    shutting_down: bool = False  # the server is stopping: cancelled means interrupted
     finishing: bool = False  # the runner writes the final row: the saver keeps off
     saved_seq: int = 0
     lease_renewed: float = 0.0  # loop time of the last renewal
@@ -90,7 +95,12 @@ async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> as
     await Message.objects.filter(pk=reply.pk).aupdate(
         runner=await inbox(), lease_until=timezone.now() + _lease()
     )
-    task = loop.create_task(_run(live, conversation, turn), name=f"reply-{reply.pk}")
+    # A reply outlives the request or socket that asked for it, so it must not run in that
+    # one's context: asgiref binds sync_to_async there to the request's thread, which is gone
+    # once the response is sent ("CurrentThreadExecutor already quit").
+    task = loop.create_task(
+        _run(live, conversation, turn), name=f"reply-{reply.pk}", context=contextvars.Context()
+    )
     _tasks[reply.pk] = task
 
     def forget(_task: asyncio.Task) -> None:
@@ -113,6 +123,24 @@ async def stop(conversation: Conversation) -> bool:
         if reply.runner:
             await get_channel_layer().send(reply.runner, {"type": "reply.stop", "id": reply.pk})
     return True
+
+
+def running_here() -> list[asyncio.Task]:
+    """The reply tasks of this event loop."""
+    loop = asyncio.get_running_loop()
+    return [task for task in _tasks.values() if task.get_loop() is loop]
+
+
+def interrupt_all_here() -> list[asyncio.Task]:
+    """Cancel every reply of this loop as interrupted (the server stops); they save first."""
+    tasks = running_here()
+    for message_id, task in list(_tasks.items()):
+        live = _live.get(message_id)
+        if task in tasks and live is not None and not live.stop_requested:
+            # Marked as a stop, so that nothing cancels it a second time mid-save.
+            live.shutting_down = live.stop_requested = True
+            task.cancel()
+    return tasks
 
 
 def _stop_here(message_id: int) -> bool:
@@ -141,9 +169,12 @@ async def inbox() -> str:
         # The default prefix matters: channels-redis receives all of a process's channels that
         # share one prefix with one BRPOP; another prefix would take turns with the sockets.
         name = _inboxes[loop] = await layer.new_channel()
-        _keep(loop.create_task(_listen(layer, name), name="replies-inbox"))
-        _keep(loop.create_task(_sweep(), name="replies-sweeper"))
-        _keep(loop.create_task(_save_periodically(), name="replies-saver"))
+        for work, task_name in (
+            (_listen(layer, name), "replies-inbox"),
+            (_sweep(), "replies-sweeper"),
+            (_save_periodically(), "replies-saver"),
+        ):
+            _keep(loop.create_task(work, name=task_name, context=contextvars.Context()))
     return name
 
 
@@ -177,6 +208,18 @@ async def _answer_snapshot(layer, message: dict) -> None:
     reply = await Message.objects.aget(pk=message["id"])
     frame = snapshot_frame(reply)
     await layer.send(message["reply_to"], {"type": "reply.snapshot", "frame": json.dumps(frame)})
+
+
+async def settled_snapshot(reply: Message) -> dict:
+    """A snapshot of the reply as saved, never of one whose writer is gone.
+
+    A row still says streaming when its process died and no sweeper has run since its lease
+    ran out: mark it interrupted first, so the page gets a final state, not typing dots.
+    """
+    if reply.is_streaming and reply.pk not in _live and _lease_expired(reply):
+        await mark_expired_interrupted(reply.conversation_id)
+        reply = await Message.objects.aget(pk=reply.pk)
+    return snapshot_frame(reply)
 
 
 def snapshot_frame(reply: Message) -> dict:
@@ -222,25 +265,47 @@ def _lease() -> timedelta:
 
 
 async def mark_expired_interrupted(conversation_id: int | None = None) -> int:
-    """Replies whose runner stopped renewing their lease are interrupted; their text is kept."""
+    """Replies whose runner stopped renewing their lease are interrupted; their text is kept.
+
+    Whoever marks one tells its viewers at once (a `done` frame to the conversation's group):
+    a page must never be left showing a reply that nobody is writing any more.
+    """
     rows = Message.objects.filter(status=MessageStatus.STREAMING, lease_until__lt=timezone.now())
     if conversation_id is not None:
         rows = rows.filter(conversation_id=conversation_id)
     count = 0
-    async for message in rows:
-        message.html = render_markdown(message.text)
-        updated = await Message.objects.filter(
-            pk=message.pk, status=MessageStatus.STREAMING, lease_until__lt=timezone.now()
-        ).aupdate(
-            status=MessageStatus.INTERRUPTED,
-            html=message.html,
-            error="The server stopped while writing this reply.",
-            completed=timezone.now(),
-        )
-        if updated:
-            await sync_to_async(_record_interrupted)(message.pk)
-        count += updated
+    async for message in rows.only("id", "text"):
+        finished = await sync_to_async(_write_interrupted)(message.pk, message.text)
+        if finished is None:
+            continue  # renewed or finished meanwhile
+        count += 1
+        reply, restored = finished
+        for frame in final_frames(reply, restored, seq=reply.seq):
+            await fanout.broadcast(
+                reply.conversation_id, json.dumps(frame, ensure_ascii=False), recheck=True
+            )
     return count
+
+
+def _write_interrupted(message_id: int, text: str) -> tuple[Message, list[Message]] | None:
+    now = timezone.now()
+    with transaction.atomic():
+        if not Message.objects.filter(
+            pk=message_id, status=MessageStatus.STREAMING, lease_until__lt=now
+        ).update(
+            status=MessageStatus.INTERRUPTED,
+            html=render_markdown(text),
+            error=INTERRUPTED_MESSAGE,
+            error_detail="its lease ran out: the process writing it stopped",
+            lease_until=None,
+            completed=now,
+        ):
+            return None
+        message = Message.objects.select_related("conversation").get(pk=message_id)
+        restored = services.settle_replaced(message)
+        services.refresh_counters(message.conversation_id)
+        usage.record_reply(message, message.conversation)
+    return message, restored
 
 
 @dataclass(frozen=True)
@@ -257,6 +322,14 @@ class MessageView:
     @property
     def pk(self) -> int:
         return self.message.pk
+
+    @property
+    def model_label(self) -> str:
+        message = self.message
+        # Only a conversation the row came with: templates render in async code, where a
+        # query would fail (the chat, the widget and final frames all load it with the row).
+        cached = Message.conversation.is_cached(message)
+        return model_label(message.model, message.conversation.agent if cached else "")
 
 
 def view_of(message: Message) -> MessageView:
@@ -289,7 +362,7 @@ def view_of(message: Message) -> MessageView:
 
 async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
     publisher = live.publisher = Publisher(conversation.pk, live.message_id)
-    status, error = MessageStatus.COMPLETE, ""
+    status, error, detail = MessageStatus.COMPLETE, "", ""
     cancelled = False
     try:
         async with open_turn(conversation, turn) as events:
@@ -298,28 +371,43 @@ async def _run(live: LiveReply, conversation: Conversation, turn: Turn) -> None:
                 if piece:
                     publisher.push(piece)
         if live.failure:
-            status, error = MessageStatus.FAILED, live.failure
+            status, error, detail = MessageStatus.FAILED, live.failure, live.failure_detail
     except asyncio.CancelledError:
-        cancelled = not live.stop_requested
-        status = MessageStatus.STOPPED if live.stop_requested else MessageStatus.INTERRUPTED
-        error = "" if live.stop_requested else "The server stopped while writing this reply."
+        if live.stop_requested and not live.shutting_down:
+            status = MessageStatus.STOPPED
+        else:
+            # Cancelled by a server that is stopping (or by anything but a stop): the text so
+            # far is saved below, and the reply says why it ends here.
+            cancelled = not live.shutting_down
+            status, error = MessageStatus.INTERRUPTED, INTERRUPTED_MESSAGE
     except UpstreamError as exc:
-        status, error = MessageStatus.FAILED, _explain(exc)
-    except Exception:
+        explained = _explain(exc, live)
+        status, error, detail = MessageStatus.FAILED, explained.message, explained.detail
+        log.info("reply %s failed: %s", live.message_id, explained.detail)
+        if isinstance(exc, NotFound) and await services.conversation_check_gone(
+            conversation=conversation
+        ):
+            # No Retry can help: the reply offers to continue in a new conversation instead.
+            error = services.gone_message(conversation)
+            live.parts.append(services.gone_marker(conversation))
+    except Exception as exc:
         log.exception("reply %s failed", live.message_id)
         status, error = MessageStatus.FAILED, "Something went wrong on our side."
+        detail = f"{type(exc).__name__}: {exc}"
     live.finishing = True
     try:
-        await _finish(live, conversation, status, error, publisher)
+        await _finish(live, conversation, status, error, detail, publisher)
     finally:
         publisher.close()
         if cancelled:
             raise asyncio.CancelledError
 
 
-def _explain(exc: UpstreamError) -> str:
-    provider = {"orq": "Orq", "mistral": "Mistral"}.get(exc.provider, exc.provider or "upstream")
-    return f"{provider} did not finish the reply: {exc.message}"
+INTERRUPTED_MESSAGE = "The server stopped while writing this reply. What arrived is kept."
+
+
+def _explain(exc: UpstreamError, live: LiveReply) -> failures.Explained:
+    return failures.explain(exc, words=len(live.full_text.split()))
 
 
 async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | None:
@@ -345,6 +433,7 @@ async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | N
             live.reasoning.append(text)
             return {"seq": live.seq, "reasoning": text}
         case Started():
+            live.model = event.model or live.model
             await _record_start(live, conversation, event)
             return None
         case ToolStarted(call_id=call_id, name=name, arguments=arguments):
@@ -374,14 +463,14 @@ async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | N
             return {"seq": live.seq, "snapshot": True}
         case PartDone():
             return None
-        case Done(usage=usage):
+        case Done(usage=usage, model=model):
             if usage is not None:
                 live.usage = (usage.input, usage.output, usage.total)
+            live.model = model or live.model
             return None
         case Failed(message=message, code=code):
-            live.failure = f"The provider reported an error: {message}" + (
-                f" (code {code})" if code else ""
-            )
+            explained = failures.explain_provider_error(conversation.provider, message, code)
+            live.failure, live.failure_detail = explained.message, explained.detail
             return None
         case _:
             return None
@@ -500,41 +589,42 @@ async def _finish(
     conversation: Conversation,
     status: str,
     error: str,
+    detail: str,
     publisher: Publisher,
 ) -> None:
     text = live.full_text
     usage = live.usage or (None, None, None)
-    finished = await Message.objects.filter(
-        pk=live.message_id, status=MessageStatus.STREAMING
-    ).aupdate(
+    fields = dict(
         text=text,
         html=render_markdown(text),
         parts=_parts(live),
         seq=live.seq,
         status=status,
         error=error,
+        error_detail=detail,
         upstream_id=live.upstream_message_id,
+        # What answered, as reported; else what was asked for (an agent's model is its own).
+        model=live.model or conversation.model,
         usage_input=usage[0],
         usage_output=usage[1],
         usage_total=usage[2],
         lease_until=None,
         completed=timezone.now(),
     )
-    if not finished:
+    finished = await sync_to_async(_write_finish)(live.message_id, fields)
+    if finished is None:
         return  # deleted meanwhile, or already marked interrupted by a sweeper
-    await sync_to_async(_record_finish)(conversation, live.message_id, timezone.now())
+    message, restored = finished
     await publisher.flush()
-    message = await Message.objects.aget(pk=live.message_id)
-    await publisher.send(
-        {
-            "type": "done",
-            "id": message.pk,
-            "seq": live.seq,
-            "html": render_to_string("conversations/chat.html#reply", {"m": view_of(message)}),
-        }
-    )
+    for frame in final_frames(message, restored, seq=live.seq):
+        await publisher.send(frame)
     if status == MessageStatus.COMPLETE and not conversation.titled:
-        first = await conversation.messages.filter(role=Message.Role.USER).order_by("id").afirst()
+        first = (
+            await conversation.messages.shown()
+            .filter(role=Message.Role.USER)
+            .order_by("id")
+            .afirst()
+        )
         if first is not None:
             title = await services.conversation_set_title(
                 conversation=conversation, first_message=first.text
@@ -554,18 +644,45 @@ async def _finish(
                 )
 
 
-def _record_finish(conversation: Conversation, message_id: int, now) -> None:
-    """The conversation's counters and activity, and the day's usage, in one transaction."""
-    with transaction.atomic():
-        services.refresh_counters(conversation.pk, updated=now)
-        usage.record_reply(Message.objects.get(pk=message_id), conversation)
+def final_frames(message: Message, restored: list[Message], *, seq: int) -> list[dict]:
+    """What every viewer gets when a reply ends: turns it no longer replaces, then the reply."""
+    frames = []
+    if restored:
+        frames.append(
+            {
+                "type": "restored",
+                "ids": [m.pk for m in restored],
+                "html": "".join(
+                    render_to_string("conversations/chat.html#message", {"m": view_of(m)})
+                    for m in restored
+                ),
+            }
+        )
+    frames.append(
+        {
+            "type": "done",
+            "id": message.pk,
+            "seq": seq,
+            "status": message.status,
+            "html": render_to_string("conversations/chat.html#reply", {"m": view_of(message)}),
+        }
+    )
+    return frames
 
 
-def _record_interrupted(message_id: int) -> None:
-    message = Message.objects.select_related("conversation").get(pk=message_id)
+def _write_finish(message_id: int, fields: dict) -> tuple[Message, list[Message]] | None:
+    """The reply's final row, its conversation's counters, the day's usage and what it
+    replaced, in one transaction (and one thread hop)."""
     with transaction.atomic():
-        services.refresh_counters(message.conversation_id)
+        if not Message.objects.filter(pk=message_id, status=MessageStatus.STREAMING).update(
+            **fields
+        ):
+            return None
+        message = Message.objects.select_related("conversation").get(pk=message_id)
+        restored = services.settle_replaced(message)
+        services.refresh_counters(message.conversation_id, updated=fields["completed"])
         usage.record_reply(message, message.conversation)
+    return message, restored
 
 
 class Publisher:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations import shutdown
 from conversations.choices import Choice, choice_of
-from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus
+from conversations.failures import provider_name
+from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
 from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
 from upstream import clients
 from upstream.errors import NotFound, UpstreamError
+from webchat.badinput import BadInput, parse_id
 
 
 class Refused(Exception):
@@ -69,14 +74,20 @@ def _cursor(conversation: Conversation) -> str:
     return f"{conversation.updated.timestamp():.6f}_{conversation.pk}"
 
 
+_CURSOR = re.compile(r"(\d{1,12}(?:\.\d{1,6})?)_(\d{1,19})")
+
+
 def _parse_cursor(cursor: str | None):
+    """A cursor is only ever one we made (`_cursor`): anything else is a bad request."""
     if not cursor:
         return None
-    stamp, _, pk = cursor.partition("_")
-    try:
-        return datetime.fromtimestamp(float(stamp), tz=UTC), int(pk)
-    except (ValueError, OverflowError):
-        return None
+    match = _CURSOR.fullmatch(cursor)
+    if match:
+        try:
+            return datetime.fromtimestamp(float(match[1]), tz=UTC), parse_id(match[2])
+        except (BadInput, ValueError, OverflowError, OSError):
+            pass  # a time past the calendar's end, an id no row can have
+    raise BadInput("That position in the list is not one Webchat gave out: reload the page.")
 
 
 # --- conversations ---------------------------------------------------------------------------
@@ -104,6 +115,29 @@ async def conversation_create(*, owner, choice: Choice, **fields) -> Conversatio
     return conversation
 
 
+async def conversation_start(
+    *, owner, choice: Choice, text: str, **fields
+) -> tuple[Conversation, Message]:
+    """A new conversation with its first message, and its first reply begun (not yet run).
+
+    Nothing is made before there is a message to send: no empty "New conversation" rows in
+    the sidebar, the admin or at the provider. A refusal after the row was made (the server
+    is restarting) takes the row away again, at the provider too.
+    """
+    check_message(text)
+    await check_send_rate_async(owner)
+    conversation = await conversation_create(owner=owner, choice=choice, **fields)
+    try:
+        _, reply = await begin_turn(conversation=conversation, text=text)
+    except Refused:
+        try:
+            await conversation_delete(conversation=conversation)
+        except UpstreamError:
+            pass  # kept here then, and deleted with the next attempt by its owner
+        raise
+    return conversation, reply
+
+
 def clean_title(raw: str) -> str:
     title = " ".join((raw or "").split())
     if not title:
@@ -116,8 +150,15 @@ def clean_title(raw: str) -> str:
 async def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
     """Orq keeps titles too, so it is renamed there first; Mistral has no titles to rename."""
     title = clean_title(title)
-    if conversation.provider == "orq" and conversation.upstream_id:
-        await clients.orq().rename_conversation(conversation.upstream_id, title=title)
+    if (
+        conversation.provider == "orq"
+        and conversation.upstream_id
+        and not conversation.upstream_gone
+    ):
+        try:
+            await clients.orq().rename_conversation(conversation.upstream_id, title=title)
+        except NotFound:
+            await conversation_mark_gone(conversation=conversation)  # ours is renamed still
     conversation.title = title
     conversation.titled = True
     await conversation.asave(update_fields=["title", "titled"])
@@ -223,6 +264,97 @@ def part_to_dict(part) -> dict:
     return {"kind": "notice", "text": getattr(part, "text", "") or part.kind}
 
 
+# --- conversations the provider no longer has ------------------------------------------------
+
+
+def gone_message(conversation: Conversation) -> str:
+    """What a conversation its provider no longer has says, and what the assistant remembers."""
+    name = provider_name(conversation.provider)
+    if conversation.origin == Origin.WIDGET:
+        return f"{name} no longer has this conversation. Start a new conversation to go on."
+    if conversation.provider == "orq":
+        remembers = (
+            "the assistant starts there without the earlier turns (an Orq turn carries one "
+            "message), and the new conversation links back to this one."
+        )
+    else:
+        remembers = "the earlier turns are given to the assistant there, so it remembers them."
+    return (
+        f"{name} no longer has this conversation, so it cannot go on here. "
+        f"Continue in a new conversation: {remembers}"
+    )
+
+
+def gone_marker(conversation: Conversation) -> dict:
+    """Kept in a failed reply's parts: the reply offers to continue instead of Retry."""
+    return {
+        "kind": "upstream_gone",
+        "provider": conversation.provider,
+        "continue": conversation.origin != Origin.WIDGET,
+    }
+
+
+async def conversation_mark_gone(*, conversation: Conversation) -> None:
+    now = timezone.now()
+    await Conversation.objects.filter(pk=conversation.pk, upstream_gone__isnull=True).aupdate(
+        upstream_gone=now
+    )
+    conversation.upstream_gone = conversation.upstream_gone or now
+
+
+async def conversation_check_gone(*, conversation: Conversation) -> bool:
+    """After a NotFound: is it the conversation itself the provider no longer has? Recorded.
+
+    A 404 may also be about an agent or an entry, so the conversation is asked for: only its
+    own 404 marks it gone. A conversation that has never reached the provider cannot be gone.
+    """
+    if conversation.upstream_gone:
+        return True
+    if not conversation.upstream_id:
+        return False
+    client = clients.orq() if conversation.provider == "orq" else clients.mistral()
+    try:
+        await client.get_conversation(conversation.upstream_id)
+    except NotFound:
+        await conversation_mark_gone(conversation=conversation)
+        return True
+    except UpstreamError:
+        return False  # no answer either way: the failure is said as it is
+    return False
+
+
+async def conversation_continue(*, conversation: Conversation) -> Conversation:
+    """A new conversation going on from one its provider no longer has; continuing twice opens
+    the same one.
+
+    Same provider and model or agent, and the title; it records where it came from. Mistral's
+    first turn starts upstream with the earlier turns as entries (`turns.earlier_turns`); an Orq
+    turn carries one user message, so an Orq continuation starts without them.
+    """
+    if not conversation.upstream_gone:
+        raise Refused("This conversation can still go on here.")
+    if conversation.origin == Origin.WIDGET:
+        raise Refused("A visitor's conversation goes on in the widget.")
+    existing = await (
+        conversation.continuations.filter(owner_id=conversation.owner_id).order_by("-id").afirst()
+    )
+    if existing is not None:
+        return existing
+    choice = choice_of(conversation)
+    if choice is None:
+        raise Refused(
+            f"{conversation.choice_label} is no longer offered here; start a new conversation."
+        )
+    owner = await get_user_model().objects.aget(pk=conversation.owner_id)
+    return await conversation_create(
+        owner=owner,
+        choice=choice,
+        continued_from=conversation,
+        title=conversation.title,
+        titled=conversation.titled,
+    )
+
+
 # --- counters --------------------------------------------------------------------------------
 
 
@@ -282,20 +414,24 @@ check_send_rate_async = sync_to_async(check_send_rate)
 
 @dataclass(frozen=True)
 class Plan:
-    """How to redo part of a conversation: the upstream turn, and our messages it replaces."""
+    """How to redo part of a conversation: the upstream turn, and our messages it replaces.
+
+    `repoint`: a new upstream conversation the turn runs in (an Orq edit), made by the plan and
+    taken by `begin_turn`, which records how to point back if the new reply does not complete.
+    """
 
     turn: Turn
     replace_from: Message | None
+    repoint: str = ""
 
 
 async def plan_regenerate(*, conversation: Conversation) -> Plan:
     """A new reply to the last user message (also how a failed reply is retried)."""
-    last_user = await conversation.messages.filter(role=Message.Role.USER).alast()
+    shown = conversation.messages.shown()
+    last_user = await shown.filter(role=Message.Role.USER).alast()
     if last_user is None:
         raise Refused("There is nothing to regenerate yet.")
-    old_reply = await conversation.messages.filter(
-        role=Message.Role.ASSISTANT, pk__gt=last_user.pk
-    ).afirst()
+    old_reply = await shown.filter(role=Message.Role.ASSISTANT, pk__gt=last_user.pk).afirst()
     if conversation.provider == "mistral":
         turn = await _branch_before(conversation, last_user, last_user.text)
     else:
@@ -307,7 +443,9 @@ async def plan_regenerate(*, conversation: Conversation) -> Plan:
 async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Plan:
     """Continue from an edited user message; what came after it is replaced."""
     try:
-        message = await conversation.messages.aget(pk=int(message_id), role=Message.Role.USER)
+        message = await conversation.messages.shown().aget(
+            pk=int(message_id), role=Message.Role.USER
+        )
     except (Message.DoesNotExist, TypeError, ValueError):
         raise Refused("That message is not in this conversation.") from None
     if await conversation.messages.filter(status=MessageStatus.STREAMING).aexists():
@@ -324,18 +462,14 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
         model=conversation.model or None,
         agent_id=choice.upstream if choice.kind == "agent" else None,
     )
-    old = conversation.upstream_id
-    conversation.superseded_upstream_ids = [*conversation.superseded_upstream_ids, old]
-    conversation.upstream_id = upstream.id
-    conversation.turn_ref = ""
-    await conversation.asave(update_fields=["superseded_upstream_ids", "upstream_id", "turn_ref"])
-    return Plan(Turn(text=text, fresh=True), replace_from=message)
+    return Plan(Turn(text=text, fresh=True), replace_from=message, repoint=upstream.id)
 
 
 async def _branch_before(conversation: Conversation, message: Message, text: str) -> Turn:
     """Mistral: restart from the reply before `message`, or start afresh from the first."""
     previous = (
-        await conversation.messages.filter(role=Message.Role.ASSISTANT, pk__lt=message.pk)
+        await conversation.messages.shown()
+        .filter(role=Message.Role.ASSISTANT, pk__lt=message.pk)
         .exclude(upstream_id="")
         .alast()
     )
@@ -346,18 +480,35 @@ async def _branch_before(conversation: Conversation, message: Message, text: str
 
 @sync_to_async
 def begin_turn(
-    *, conversation: Conversation, text: str | None, replace_from: Message | None = None
+    *,
+    conversation: Conversation,
+    text: str | None,
+    replace_from: Message | None = None,
+    repoint: str = "",
 ) -> tuple[Message | None, Message]:
     """Save the user's message (unless regenerating) and an empty streaming reply, atomically.
 
-    `replace_from`: the messages from this one on are replaced (edit and regenerate).
+    `replace_from`: the messages from this one on are replaced (edit and regenerate). They are
+    hidden, not deleted, until the new reply completes (`settle_replaced`): a failed attempt
+    must not cost the user what it was meant to replace.
     """
+    if shutdown.draining():
+        if repoint:
+            _supersede(conversation, repoint)
+        raise Refused("Webchat is restarting. Send again in a moment; your message is kept.")
     now = timezone.now()
     with transaction.atomic():
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
+            if repoint:
+                _supersede(conversation, repoint)
             raise Refused("A reply is still being written. Stop it or wait for it to finish.")
+        undo = None
         if replace_from is not None:
-            conversation.messages.filter(pk__gte=replace_from.pk).delete()
+            undo = {"upstream_id": conversation.upstream_id, "turn_ref": conversation.turn_ref}
+        if repoint:
+            _supersede(conversation, conversation.upstream_id)
+            conversation.upstream_id, conversation.turn_ref = repoint, ""
+            conversation.save(update_fields=["superseded_upstream_ids", "upstream_id", "turn_ref"])
         user_message = None
         if text is not None:
             user_message = Message.objects.create(
@@ -374,10 +525,53 @@ def begin_turn(
                 status=MessageStatus.STREAMING,
                 # Leased from the start: if the runner never starts, the sweeper still ends it.
                 lease_until=now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS),
-                model=conversation.model or conversation.agent,
+                # The configured model for now; the model the provider reports replaces it.
+                model=conversation.model,
+                undo=undo,
                 created=now,
             )
         except IntegrityError:
             raise Refused("A reply is still being written.") from None
+        if replace_from is not None:
+            first_new = user_message or reply
+            conversation.messages.shown().filter(
+                pk__gte=replace_from.pk, pk__lt=first_new.pk
+            ).update(replaced_by=reply)
         refresh_counters(conversation.pk, updated=now)
     return user_message, reply
+
+
+def _supersede(conversation: Conversation, upstream_id: str) -> None:
+    """Keep an upstream conversation we no longer point at, to delete it with ours."""
+    if upstream_id and upstream_id not in conversation.superseded_upstream_ids:
+        conversation.superseded_upstream_ids = [*conversation.superseded_upstream_ids, upstream_id]
+        conversation.save(update_fields=["superseded_upstream_ids"])
+
+
+def settle_replaced(reply: Message) -> list[Message]:
+    """A regenerate or edit has ended: what it replaced goes if it completed, else comes back.
+
+    Returns the messages shown again, and points the conversation back at the upstream
+    conversation it continued before (a Mistral restart or an Orq edit made a new one, which
+    is kept with the superseded ones and deleted with ours). Call inside the transaction that
+    finishes the reply.
+    """
+    hidden = Message.objects.filter(replaced_by=reply)
+    if reply.status == MessageStatus.COMPLETE:
+        hidden.delete()
+        return []
+    restored = list(hidden.order_by("id"))
+    hidden.update(replaced_by=None)
+    undo = reply.undo or {}
+    conversation = Conversation.objects.select_for_update().get(pk=reply.conversation_id)
+    before = undo.get("upstream_id", "")
+    if before and conversation.upstream_id != before:
+        abandoned = conversation.upstream_id
+        conversation.superseded_upstream_ids = [
+            i for i in conversation.superseded_upstream_ids if i != before
+        ] + ([abandoned] if abandoned else [])
+        conversation.upstream_id, conversation.turn_ref = before, undo.get("turn_ref", "")
+        conversation.save(update_fields=["superseded_upstream_ids", "upstream_id", "turn_ref"])
+    for message in restored:
+        message.replaced_by = None
+    return restored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
@@ -10,15 +11,20 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import push_url, reswap, retarget
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import replies, services
+from conversations import failures, replies, services
 from conversations.choices import choice_for, default_choice, grouped_choices
 from conversations.models import Conversation
 from conversations.providers import checked_statuses
+from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
+from webchat.badinput import parse_id
+
+log = logging.getLogger(__name__)
 
 PAGE = "conversations/index.html"
 HISTORY_PAGE = 50  # messages shown at once; earlier ones load on demand
@@ -34,15 +40,13 @@ def upstream_errors(view):
         except NotFound:
             raise Http404("That conversation no longer exists upstream.") from None
         except UpstreamError as exc:
-            return flash(request, f"{_provider_name(exc.provider)} said no: {exc.message}")
+            explained = failures.explain(exc)
+            log.info("%s %s: %s", request.method, request.path, explained.detail)
+            return flash(request, explained.message)
         except services.Refused as refusal:
             return flash(request, str(refusal))
 
     return wrapper
-
-
-def _provider_name(key: str) -> str:
-    return {"orq": "Orq", "mistral": "Mistral"}.get(key, "The provider")
 
 
 def flash(request, message: str, status: int = 200) -> HttpResponse:
@@ -73,6 +77,11 @@ def _page_context(request, *, user, active=None, query="") -> dict:
 @login_required
 @require_GET
 def index(request):
+    """The sidebar and a new chat: pick a model or agent and write the first message."""
+    if request.htmx and not request.htmx.history_restore_request:
+        context = {"choices": grouped_choices(), "default_choice": default_choice()}
+        context["max_chars"] = settings.WEBCHAT_MAX_MESSAGE_CHARS
+        return render(request, f"{PAGE}#chat-pane", context)
     return render(request, PAGE, _page_context(request, user=request.user))
 
 
@@ -95,7 +104,9 @@ async def conversation_create(request):
     if choice is None:
         return flash(request, "Pick one of the offered models or agents.")
     user = await request.auser()
-    conversation = await services.conversation_create(owner=user, choice=choice)
+    text = request.POST.get("text", "")
+    conversation, reply = await services.conversation_start(owner=user, choice=choice, text=text)
+    await replies.start(conversation=conversation, reply=reply, turn=Turn(text=text))
     url = reverse("conversations:detail", args=[conversation.pk])
     if not request.htmx:
         return redirect(url)
@@ -105,7 +116,7 @@ async def conversation_create(request):
 
 async def _history(conversation, before=None) -> dict:
     """The latest messages (before `before`), oldest first, and whether earlier ones exist."""
-    rows = conversation.messages.order_by("-id")
+    rows = conversation.messages.shown().order_by("-id")
     if before is not None:
         rows = rows.filter(pk__lt=before)
     page = [m async for m in rows[: HISTORY_PAGE + 1]]
@@ -135,7 +146,12 @@ async def conversation_detail(request, pk):
     user = await request.auser()
     conversation = await _owned(request, pk)
     await replies.mark_expired_interrupted(conversation.pk)
-    await services.conversation_import_history(conversation=conversation)
+    try:
+        await services.conversation_import_history(conversation=conversation)
+    except NotFound:
+        # Deleted at the provider before we had its messages: the page says so and offers to
+        # continue in a new conversation (an import, by contrast, skips it: imports.py).
+        await services.conversation_mark_gone(conversation=conversation)
     if request.htmx and not request.htmx.history_restore_request:
         return await _pane(request, user=user, conversation=conversation)
     context = await _sync_page_context(request, user, conversation)
@@ -153,10 +169,7 @@ async def _sync_page_context(request, user, conversation):
 async def conversation_earlier(request, pk):
     """Older messages of a long conversation, loaded when the reader scrolls up for them."""
     conversation = await _owned(request, pk)
-    try:
-        before = int(request.GET["before"])
-    except (KeyError, ValueError):
-        return HttpResponse("Say which message to load before.", status=400)
+    before = parse_id(request.GET.get("before"), what="message")  # load the ones before it
     history = await _history(conversation, before)
     context = {"conversation": conversation, "earlier_only": True, **history}
     return render(request, "conversations/chat.html#earlier", context)
@@ -182,7 +195,12 @@ async def conversation_rename(request, pk):
             "value": request.POST.get("title", ""),
         }
         return render(request, f"{PAGE}#rename-form", context, status=422)
-    return _row(request, conversation)
+    response = _row(request, conversation)
+    if _is_current(request, conversation):
+        # The open chat's heading and the tab's title are outside the swapped row.
+        detail = {"id": conversation.pk, "title": conversation.display_title}
+        response = trigger_client_event(response, "conversation-renamed", detail)
+    return response
 
 
 def _row(request, conversation):
@@ -211,31 +229,47 @@ async def conversation_delete(request, pk):
 
 
 def _is_current(request, conversation) -> bool:
-    current = request.headers.get("HX-Current-URL", "")
-    return urlsplit(current).path == reverse("conversations:detail", args=[conversation.pk])
+    try:
+        current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    except ValueError:  # a header htmx did not write (e.g. "http://[")
+        return False
+    return current == reverse("conversations:detail", args=[conversation.pk])
 
 
+@login_required
+@require_POST
+@upstream_errors
+async def conversation_continue(request, pk):
+    """A conversation its provider no longer has goes on in a new one, which opens."""
+    conversation = await _owned(request, pk)
+    listed = await conversation.continuations.aexists()  # continuing again opens that one
+    continuation = await services.conversation_continue(conversation=conversation)
+    url = reverse("conversations:detail", args=[continuation.pk])
+    if not request.htmx:
+        return redirect(url)
+    user = await request.auser()
+    response = await _pane(request, user=user, conversation=continuation, with_new_row=not listed)
+    return push_url(response, url)
+
+
+@login_required
 @require_GET
 async def status_page(request):
-    """The server is up, and these are the upstreams it talks to."""
+    """Which upstreams this server talks to and whether they answer: for staff only, since
+    each view calls both providers with their keys."""
+    user = await request.auser()
+    if not user.is_staff:
+        raise Http404("No such page.")
     return render(request, "conversations/status.html", {"providers": await checked_statuses()})
 
 
 @require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page, the admin's too: it is our SVG icon."""
+    return redirect(static("favicon.svg"))
+
+
+@require_GET
 async def health(request):
-    providers = await checked_statuses()
-    return JsonResponse(
-        {
-            "status": "ok",
-            "providers": {
-                p.key: {
-                    "base_url": p.base_url,
-                    "configured": p.configured,
-                    "emulated": p.emulated,
-                    "reachable": p.reachable,
-                    "problem": p.problem,
-                }
-                for p in providers
-            },
-        }
-    )
+    """Liveness only: public, so it never calls upstream (a probe must not spend our keys)."""
+    return JsonResponse({"status": "ok"})

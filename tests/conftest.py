@@ -28,6 +28,14 @@ def scratch_database() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def cluster(scratch_database, emulator_url, tmp_path):
+    """Webchat processes on one PostgreSQL database and Redis (tests/cluster.py)."""
+    from tests.cluster import running_cluster
+
+    yield from running_cluster(scratch_database, emulator_url, tmp_path)
+
+
 @pytest.fixture(scope="session")
 def emulator_process() -> Iterator[EmulatorProcess]:
     # Pace 0: as fast as possible. Tests that are about pacing ask for it per request.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -40,6 +41,34 @@ def prepare(env: Mapping[str, str], *, username: str, password: str) -> None:
         )
 
 
+def create_conversations(
+    env: Mapping[str, str], *, username: str, choice: str, count: int = 1
+) -> list[int]:
+    """Conversations with no message yet, made as the service makes them (the app itself makes
+    one only with its first message; benchmarks and tests want to time or watch that one)."""
+    script = (
+        "import asyncio, json\n"
+        "from django.contrib.auth.models import User\n"
+        "from conversations import services\n"
+        "from conversations.choices import choice_for\n"
+        f"owner = User.objects.get(username={username!r})\n"
+        "async def make():\n"
+        f"    choice = choice_for({choice!r})\n"
+        f"    return [(await services.conversation_create(owner=owner, choice=choice)).pk"
+        f" for _ in range({count})]\n"
+        "print(json.dumps(asyncio.run(make())))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_ALLOW_ASYNC_UNSAFE": "1"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 class WebchatProcess:
     """One daphne process serving Webchat on a free port; ready once it answers."""
 
@@ -54,7 +83,9 @@ class WebchatProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        command = [*prefix, sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        # Webchat's daphne (webchat/server.py): its websocket size cap and clean 1009 closes.
+        command = [*prefix, sys.executable, "-m", "webchat.server", "-b", "127.0.0.1"]
+        command += ["-p", str(self.port)]
         self.proc = subprocess.Popen(
             [*command, "webchat.asgi:application"],
             cwd=ROOT,

@@ -4,111 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
-from contextlib import asynccontextmanager
-from pathlib import Path
-
-import httpx
-import psycopg
-import pytest
-import websockets
 
 from emulator.assistant import compose_reply
-from tests.conftest import REDIS_URL
-from tests.servers import WebchatProcess, prepare
-
-PASSWORD = "cluster-password-1"
-WITHIN = 20
-
-
-class Cluster:
-    def __init__(self, env: dict[str, str], work: Path) -> None:
-        self.env = env
-        self.work = work
-        self.servers: list[WebchatProcess] = []
-
-    def start(self) -> WebchatProcess:
-        server = WebchatProcess(self.env, self.work / f"daphne-{len(self.servers)}.log")
-        self.servers.append(server)
-        return server
-
-    def sign_in(self, server: WebchatProcess) -> httpx.Client:
-        client = httpx.Client(base_url=server.url, timeout=10)
-        client.get("/accounts/login/")
-        token = client.cookies["csrftoken"]
-        response = client.post(
-            "/accounts/login/",
-            data={"username": "carl", "password": PASSWORD, "csrfmiddlewaretoken": token},
-            headers={"Referer": f"{server.url}/accounts/login/"},
-        )
-        assert response.status_code == 302, response.text
-        return client
-
-    def new_conversation(self, client: httpx.Client, choice: str) -> int:
-        response = client.post(
-            "/conversations/new",
-            data={"choice": choice},
-            headers={"HX-Request": "true", "X-CSRFToken": client.cookies["csrftoken"]},
-        )
-        return int(response.headers["HX-Push-Url"].strip("/").split("/")[-1])
-
-    @asynccontextmanager
-    async def socket(self, server: WebchatProcess, client: httpx.Client, conversation: int):
-        url = f"ws://127.0.0.1:{server.port}/ws/conversations/{conversation}/"
-        cookie = f"sessionid={client.cookies['sessionid']}"
-        async with websockets.connect(
-            url, additional_headers={"Cookie": cookie}, origin=server.url, close_timeout=1
-        ) as ws:
-            yield ws
-
-    def reply_row(self, conversation: int):
-        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
-            return conn.execute(
-                "SELECT id, status, text, runner FROM conversations_message "
-                "WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
-                (conversation,),
-            ).fetchone()
-
-
-@pytest.fixture
-def cluster(scratch_database, emulator_url, tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "WEBCHAT_"))},
-        "DJANGO_SETTINGS_MODULE": "webchat.settings",
-        "WEBCHAT_DEMO": "1",
-        "DATABASE_URL": scratch_database,
-        "REDIS_URL": REDIS_URL,
-        "ORQ_API_KEY": "k",
-        "ORQ_PROJECT_ID": "prj_cluster",
-        "ORQ_BASE_URL": emulator_url,
-        "MISTRAL_API_KEY": "k",
-        "MISTRAL_BASE_URL": emulator_url,
-        "WEBCHAT_LEASE_SECONDS": "2",
-        "WEBCHAT_SAVE_INTERVAL": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    prepare(env, username="carl", password=PASSWORD)
-    cluster = Cluster(env, tmp_path)
-    yield cluster
-    for server in cluster.servers:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
-
-
-async def frame(ws) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), WITHIN))
-
-
-async def until(ws, kind: str) -> tuple[list[dict], dict]:
-    before = []
-    while True:
-        got = await frame(ws)
-        if got["type"] == kind:
-            return before, got
-        before.append(got)
+from tests.cluster import WITHIN, frame, until
 
 
 async def test_a_reply_started_on_a_is_watched_and_stopped_on_b(cluster):

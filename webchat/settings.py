@@ -48,9 +48,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response gets the policy: pages, the admin, static files, errors.
+    "webchat.csp.content_security_policy",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    # Before anything reads a cookie, a query or a form: PostgreSQL cannot take a NUL.
+    "webchat.badinput.refuse_nul",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -167,6 +171,9 @@ WEBCHAT_PAGE_SIZE = 30
 # A streaming reply's text is saved this often (one UPDATE), and its lease lasts this long.
 WEBCHAT_SAVE_INTERVAL = env_float("WEBCHAT_SAVE_INTERVAL", 1.0, minimum=0.05)
 WEBCHAT_LEASE_SECONDS = env_float("WEBCHAT_LEASE_SECONDS", 30.0, minimum=1)
+# On SIGTERM/SIGINT the server stops taking turns and lets replies finish this long; what is
+# still streaming then is saved and marked interrupted before the process exits.
+WEBCHAT_SHUTDOWN_GRACE = env_float("WEBCHAT_SHUTDOWN_GRACE", 10.0, minimum=0)
 # Retention: conversations idle longer than this many days are purged (0: kept for ever), with
 # per-origin overrides such as "widget=30,import=365" (0 there keeps that origin for ever).
 # Widget visitor tokens last this many days (a returning visitor finds their conversation).
@@ -175,6 +182,9 @@ WEBCHAT_RETENTION_DAYS = env_int("WEBCHAT_RETENTION_DAYS", 0, minimum=0)
 WEBCHAT_RETENTION_BY_ORIGIN = {
     origin: int(days) for origin, days in env_pairs("WEBCHAT_RETENTION_BY_ORIGIN").items()
 }
+# Webchat's public address (https://chat.example.com), for the widget snippet other sites paste;
+# unset, the admin page's own address is used.
+WEBCHAT_PUBLIC_URL = env_url("WEBCHAT_PUBLIC_URL", "") if env_str("WEBCHAT_PUBLIC_URL") else ""
 
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)

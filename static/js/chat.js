@@ -12,9 +12,10 @@
       socket: null,
       retries: 0,
       closed: false,
+      live: false, // the socket has answered: a refusal now is not one at connect
       seq: new Map(), // reply id -> last applied sequence number
       streaming: null, // id of the reply being written
-      pendingText: null,
+      pending: null, // { clientId, text }: the composer's send, until its turn or refusal
       queued: [], // what was sent while the socket was still connecting
     };
     chat = state;
@@ -26,6 +27,7 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}${state.section.dataset.ws}`);
     state.socket = socket;
+    state.live = false;
     setConnection(state, say(state, "Connecting", "Connecting…"));
     socket.onopen = () => {
       state.retries = 0;
@@ -33,13 +35,26 @@
       if (state.auth) socket.send(JSON.stringify({ type: "auth", ...state.auth }));
       for (const message of state.queued.splice(0)) socket.send(JSON.stringify(message));
     };
-    socket.onmessage = (event) => handle(state, JSON.parse(event.data));
+    socket.onmessage = (event) => { state.live = true; handle(state, JSON.parse(event.data)); };
     socket.onclose = (event) => {
       if (state.closed) return;
+      if (event.code === 4403 && state.live && !state.refusal) {
+        // The session this socket opened with ended. If the tab is still signed in under a
+        // new session key (a password change here gives one), its cookie opens a new socket;
+        // if not, that one is refused at once and says so.
+        open(state);
+        return;
+      }
       if (event.code === 4403 || event.code === 4404 || event.code === 4401) {
         const why = { 4404: section404(state), 4403: "Sign in again.", 4401: say(state, "Unavailable", "This chat is not available here.") };
         setConnection(state, state.refusal || why[event.code]);
         return;
+      }
+      if (event.code === 1009) {
+        // The server closes a message larger than any allowed one could be: say so; the text
+        // stays in the box (only its own accepted turn clears it), and we reconnect.
+        showError(state, say(state, "Toolarge", "That message was too large to send; it is still in the box. Shorten it and try again."));
+        state.pending = null;
       }
       // A dropped socket loses nothing: the reply goes on on the server, and the snapshot
       // after reconnecting has everything so far.
@@ -144,16 +159,19 @@
         list.querySelectorAll(".reply").forEach(decorate);
         const reply = list.lastElementChild.querySelector(".reply");
         if (reply) { state.seq.set(Number(reply.dataset.id), 0); setStreaming(state, Number(reply.dataset.id)); }
-        if (state.pendingText !== null) {
+        // Another tab's turn (or another's send winning a race with ours) leaves the box alone:
+        // only the turn that carries our own send's id clears it.
+        if (state.pending && frame.client_id === state.pending.clientId) {
           const box = state.section.querySelector("#composer-text");
-          if (box.value === state.pendingText) box.value = "";
-          state.pendingText = null;
+          if (box.value === state.pending.text) box.value = "";
+          state.pending = null;
         }
         showError(state, "");
         scrollDown(state, true);
         return;
       }
       case "delta": applyDelta(state, frame); return;
+      case "restored": restoreTurns(state, frame); return;
       case "done":
         replaceReply(state, frame.id, frame.html);
         state.seq.set(frame.id, frame.seq);
@@ -172,7 +190,7 @@
       }
       case "error":
         showError(state, frame.message);
-        state.pendingText = null;
+        if (state.pending && frame.client_id === state.pending.clientId) state.pending = null;
         if (frame.fatal) state.refusal = frame.message;
         return;
       case "history": { // the widget: a conversation's recent messages, before its snapshot
@@ -184,6 +202,20 @@
         scrollDown(state, true);
         return;
       }
+    }
+  }
+
+  // A regenerate or edit that did not complete gives back what it was to replace: each message
+  // goes back to its place, by id, before the failed attempt.
+  function restoreTurns(state, frame) {
+    const list = state.section.querySelector("#messages");
+    const incoming = document.createElement("template");
+    incoming.innerHTML = frame.html;
+    for (const li of [...incoming.content.children]) {
+      document.getElementById(li.id)?.remove();
+      const next = [...list.children].find((el) => Number(el.dataset.id) > Number(li.dataset.id));
+      list.insertBefore(li, next || null);
+      li.querySelectorAll(".reply").forEach(decorate);
     }
   }
 
@@ -243,12 +275,17 @@
   function wireComposer(state) {
     const form = state.section.querySelector("#composer");
     const box = form.querySelector("#composer-text");
+    // The limit is checked here, in words, not by maxlength (which cuts pasted text silently).
+    state.maxChars = Number(box.dataset.maxChars || box.getAttribute("maxlength")) || 0;
+    box.removeAttribute("maxlength");
     const submit = () => {
       const text = box.value;
       if (!text.trim()) { showError(state, say(state, "Empty", "Write a message first.")); return; }
+      if (tooLong(state, text)) return;
       if (state.streaming !== null) { showError(state, "A reply is still being written. Stop it or wait."); return; }
-      state.pendingText = text;
-      send(state, { type: "send", text });
+      const clientId = newClientId();
+      state.pending = { clientId, text };
+      send(state, { type: "send", text, client_id: clientId });
     };
     form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
     box.addEventListener("keydown", (event) => {
@@ -257,7 +294,7 @@
     form.querySelector("#stop").addEventListener("click", () => send(state, { type: "stop" }));
     state.section.addEventListener("click", (event) => {
       const target = event.target;
-      if (target.closest("[data-regenerate]")) send(state, { type: "regenerate" });
+      if (target.closest("[data-regenerate]")) send(state, { type: "regenerate", client_id: newClientId() });
       const edit = target.closest("[data-edit]");
       if (edit) startEdit(state, edit.closest(".message"));
     });
@@ -287,9 +324,50 @@
     area.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); close(); } });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      if (send(state, { type: "edit", id: Number(li.dataset.id), text: area.value })) close();
+      if (tooLong(state, area.value)) return;
+      // The form stays until the edit is accepted: its turn replaces this message (and the
+      // form with it); a refusal leaves the edited text here.
+      send(state, { type: "edit", id: Number(li.dataset.id), text: area.value, client_id: newClientId() });
     });
   }
+
+  // Says so (and returns true) when a text is over the length limit the page was given.
+  function tooLong(state, text) {
+    const count = [...text].length; // characters as the server counts them (code points)
+    if (!state.maxChars || count <= state.maxChars) return false;
+    const number = (n) => n.toLocaleString(document.documentElement.lang || "en");
+    showError(state, say(state, "Toolong", "That message is {count} characters; the limit is {limit}.")
+      .replace("{count}", number(count)).replace("{limit}", number(state.maxChars)));
+    return true;
+  }
+
+  // A send's own id: the server echoes it in the turn it starts or in the refusal.
+  function newClientId() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // A new chat's first message goes with the form that makes the conversation (htmx): Enter
+  // sends it, and an empty or too long one is answered here without a round trip.
+  document.addEventListener("keydown", (event) => {
+    if (event.target.id === "new-text" && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      event.target.form.requestSubmit();
+    }
+  });
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail.elt;
+    if (!form.matches || !form.matches("[data-new-chat]")) return;
+    const box = form.querySelector("#new-text");
+    const limit = Number(box.dataset.maxChars);
+    const length = [...box.value].length;
+    let problem = "";
+    if (!box.value.trim()) problem = "Write a message first.";
+    else if (limit && length > limit) problem = `That message is ${length.toLocaleString("en")} characters; the limit is ${limit.toLocaleString("en")}.`;
+    const error = form.querySelector("#new-chat-error");
+    error.textContent = problem;
+    error.hidden = !problem;
+    if (problem) event.preventDefault();
+  });
 
   // Esc stops a reply, from anywhere on the page.
   document.addEventListener("keydown", (event) => {
@@ -309,6 +387,25 @@
 
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-toggle-sidebar]")) document.body.classList.toggle("sidebar-shown");
+  });
+
+  // No inline handlers (the Content-Security-Policy forbids them): the flash's Dismiss, and the
+  // search box, which searches as one types (Enter must not reload the page).
+  document.addEventListener("click", (event) => {
+    const dismiss = event.target.closest("[data-dismiss]");
+    if (dismiss) dismiss.closest(".flash-message")?.remove();
+  });
+  document.addEventListener("submit", (event) => {
+    if (event.target.closest("[data-search]")) event.preventDefault();
+  });
+
+  // A rename from the sidebar of the open conversation (the server sends this event then):
+  // its heading and the tab's title follow.
+  document.addEventListener("conversation-renamed", (event) => {
+    const { id, title } = event.detail;
+    const heading = document.querySelector(`[data-title-for="${id}"]`);
+    if (heading) heading.textContent = title;
+    if (Number(document.getElementById("chat")?.dataset.conversation) === id) document.title = `${title} · Webchat`;
   });
 
   function syncActive() {
@@ -342,6 +439,10 @@
 
   document.addEventListener("DOMContentLoaded", boot);
   document.addEventListener("htmx:afterSettle", boot);
+  // Whatever opens in the pane (a conversation, a new chat) takes the phone's screen.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.target && event.detail.target.id === "pane") document.body.classList.remove("sidebar-shown");
+  });
   // The URL changes after the swap settles: highlight again once it has.
   document.addEventListener("htmx:pushedIntoHistory", syncActive);
   document.addEventListener("htmx:historyRestore", () => { syncActive(); boot(); });

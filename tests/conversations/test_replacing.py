@@ -15,7 +15,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from conversations import replies, services
-from conversations.models import Conversation, Message, MessageStatus
+from conversations.models import Conversation, Message
 from emulator.assistant import compose_reply
 from tests.conversations.test_consumer import (
     PROVIDERS,
@@ -107,6 +107,7 @@ async def test_a_failed_edit_of_the_first_turn_keeps_all_four_earlier_messages(
     _, restored = await until(socket, "restored")
     assert len(restored["ids"]) == 4
     _, done = await until(socket, "done")
+    assert done["status"] == "failed"
 
     after = await transcript(conversation)
     assert after[:4] == before, "every earlier message is back, as it was"

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations import services
+from conversations.choices import choice_for
 from conversations.models import Conversation, Message
 from upstream import clients
 from upstream.errors import NotFound
@@ -45,9 +50,10 @@ def strict_alice(alice) -> Client:
 
 
 def create(client: Client, choice: str = ORQ_MODEL) -> Conversation:
-    response = client.post(reverse("conversations:create"), {"choice": choice}, **HTMX)
-    assert response.status_code == 200, response.content
-    return Conversation.objects.latest("id")
+    """A conversation of the client's user with no message yet, as the service makes it (the
+    create view makes one only with its first message: tests/conversations/test_new_chat.py)."""
+    owner = User.objects.get(pk=client.session["_auth_user_id"])
+    return async_to_sync(services.conversation_create)(owner=owner, choice=choice_for(choice))
 
 
 def make_many(owner, count: int, title: str = "Chat") -> list[Conversation]:
@@ -147,33 +153,24 @@ def test_search_matches_titles(as_alice, alice, bob):
     assert "No conversation matches" in nothing
 
 
-def test_a_junk_cursor_starts_from_the_top(as_alice, alice):
+@pytest.mark.parametrize(
+    "cursor",
+    # 1e18 seconds is past any calendar (it was a 500); the others were read as "the top".
+    ["1e18_1", "nan_1", "inf_1", "x_y", "1_0", "1_99999999999999999999999", "1_2_3", "-1_5"],
+)
+def test_a_cursor_webchat_did_not_make_is_400_with_a_message(as_alice, alice, cursor):
     make_many(alice, 2)
-    rows = as_alice.get(reverse("conversations:list"), {"cursor": "x_y"}, **HTMX).content
-    assert rows.decode().count('class="conversation-row') == 2
+    response = as_alice.get(reverse("conversations:list"), {"cursor": cursor}, **HTMX)
+    assert response.status_code == 400
+    assert "not one Webchat gave out" in response.text
 
 
 # --- create ----------------------------------------------------------------------------------
 
 
-def test_create_orq_conversation_exists_upstream_and_pushes_its_url(as_alice):
-    response = as_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
-    conversation = Conversation.objects.get()
-    assert response["HX-Push-Url"] == reverse("conversations:detail", args=[conversation.pk])
-    body = response.content.decode()
-    assert 'id="chat"' in body and 'hx-swap-oob="afterbegin:#conversation-list"' in body
-    assert conversation.upstream_id.startswith("conv_")
-    assert upstream_orq(conversation.upstream_id).conversation.model == "openai/gpt-4o"
-
-
-def test_create_mistral_conversation_waits_for_the_first_message(as_alice):
-    conversation = create(as_alice, MISTRAL_MODEL)
-    assert conversation.provider == "mistral" and conversation.upstream_id == ""
-
-
 def test_create_refuses_a_choice_that_is_not_offered(as_alice):
     response = as_alice.post(
-        reverse("conversations:create"), {"choice": "orq:model:evil/model"}, **HTMX
+        reverse("conversations:create"), {"choice": "orq:model:evil/model", "text": "Hi"}, **HTMX
     )
     assert response["HX-Retarget"] == "#flash"
     assert b"Pick one of the offered" in response.content
@@ -181,7 +178,9 @@ def test_create_refuses_a_choice_that_is_not_offered(as_alice):
 
 
 def test_create_without_csrf_is_403(strict_alice):
-    response = strict_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
+    response = strict_alice.post(
+        reverse("conversations:create"), {"choice": ORQ_MODEL, "text": "Hi"}, **HTMX
+    )
     assert response.status_code == 403
     assert not Conversation.objects.exists()
 
@@ -189,9 +188,12 @@ def test_create_without_csrf_is_403(strict_alice):
 def test_create_when_the_provider_is_down_says_why(as_alice, settings):
     settings.ORQ_BASE_URL = "http://127.0.0.1:9"
     clients.orq.cache_clear()
-    response = as_alice.post(reverse("conversations:create"), {"choice": ORQ_MODEL}, **HTMX)
+    response = as_alice.post(
+        reverse("conversations:create"), {"choice": ORQ_MODEL, "text": "Hi"}, **HTMX
+    )
     assert response["HX-Retarget"] == "#flash"
-    assert b"Orq said no: cannot connect" in response.content
+    assert b"Orq did not answer in time" in response.content
+    assert b"cannot connect" not in response.content  # the transport's words go to the log
     assert not Conversation.objects.exists()
 
 
@@ -279,6 +281,31 @@ def test_rename_refuses_bad_titles_and_keeps_what_was_typed(as_alice, title, mes
     assert conversation.title == ""
 
 
+def test_renaming_the_open_conversation_tells_the_page_its_new_title(as_alice):
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    detail = reverse("conversations:detail", args=[conversation.pk])
+    here = {"HTTP_HX_CURRENT_URL": f"http://testserver{detail}"}
+    response = as_alice.post(url, {"title": "Trip to Lyon"}, **HTMX, **here)
+    assert json.loads(response["HX-Trigger"]) == {
+        "conversation-renamed": {"id": conversation.pk, "title": "Trip to Lyon"}
+    }
+    # Renamed from another page: nothing else on that page shows the title.
+    elsewhere = {"HTTP_HX_CURRENT_URL": "http://testserver/"}
+    assert "HX-Trigger" not in as_alice.post(url, {"title": "Trip"}, **HTMX, **elsewhere)
+
+
+@pytest.mark.parametrize("current", ["http://[", "http://]x", "http://x:99999999/"])
+def test_a_current_url_header_that_is_not_a_url_is_not_the_open_conversation(as_alice, current):
+    """The header is the client's to write: one urlsplit cannot read was a 500."""
+    conversation = create(as_alice, MISTRAL_MODEL)
+    url = reverse("conversations:rename", args=[conversation.pk])
+    header = {"HTTP_HX_CURRENT_URL": current}
+    renamed = as_alice.post(url, {"title": "Fine"}, **HTMX, **header)
+    assert renamed.status_code == 200 and "HX-Trigger" not in renamed
+    assert as_alice.get(url, {"cancel": 1}, **HTMX, **header).status_code == 200
+
+
 def test_rename_cancel_gives_back_the_row(as_alice):
     conversation = create(as_alice, MISTRAL_MODEL)
     url = reverse("conversations:rename", args=[conversation.pk])
@@ -331,7 +358,7 @@ def test_delete_when_upstream_fails_keeps_the_conversation_and_says_why(as_alice
     clients.orq.cache_clear()
     response = as_alice.post(reverse("conversations:delete", args=[conversation.pk]), **HTMX)
     assert response["HX-Retarget"] == "#flash"
-    assert b"cannot connect" in response.content
+    assert b"Orq did not answer in time" in response.content
     assert Conversation.objects.filter(pk=conversation.pk).exists()
 
 
@@ -394,8 +421,34 @@ def test_a_long_conversation_shows_the_latest_messages_and_loads_earlier_ones(as
     assert "<p>m0</p>" in oldest and "Show earlier messages" not in oldest
 
 
+def test_a_citation_link_from_upstream_passes_the_markdown_allow_list(as_alice, alice):
+    """A provider's `tool_reference` url `javascript:...` was a live link under the reply."""
+    conversation = make_many(alice, 1)[0]
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        text="See the sources.",
+        html="<p>See the sources.</p>",
+        parts=[
+            {"kind": "citation", "title": "Evil", "url": "javascript:alert(document.cookie)"},
+            {"kind": "citation", "title": "", "url": " JaVaScRiPt:alert(1)"},
+            {"kind": "citation", "title": "Tabbed", "url": "java\tscript:alert(1)"},
+            {"kind": "citation", "title": "Docs", "url": "https://docs.example.com/a"},
+        ],
+    )
+    detail = reverse("conversations:detail", args=[conversation.pk])
+    for page in (as_alice.get(detail), as_alice.get(detail, **HTMX)):
+        html = page.content.decode()
+        hrefs = re.findall(r'href="([^"]*)"', html)
+        assert not [h for h in hrefs if "script:" in h.lower()], hrefs
+        assert '<a href="https://docs.example.com/a" rel="noopener noreferrer nofollow"' in html
+        assert "Evil" in html and "Tabbed" in html  # the source is named, as text
+
+
 def test_earlier_messages_of_a_strangers_conversation_are_404(as_alice, as_bob):
     conversation = create(as_alice, MISTRAL_MODEL)
     url = reverse("conversations:earlier", args=[conversation.pk])
     assert as_bob.get(url, {"before": 10}, **HTMX).status_code == 404
     assert as_alice.get(url, {"before": "x"}, **HTMX).status_code == 400
+    huge = as_alice.get(url, {"before": "99999999999999999999999"}, **HTMX)
+    assert huge.status_code == 400 and "There is no message 99999999999999999999999" in huge.text

@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from emulator.process import ROOT
@@ -23,12 +24,19 @@ def sign_in(page: Page, live) -> None:
     expect(page.get_by_role("heading", name="What shall we talk about?")).to_be_visible()
 
 
-def new_chat(page: Page, choice: str) -> None:
+def new_chat(page: Page, choice: str, text: str) -> None:
+    """New chat, then the first message: the conversation is made with it."""
     before = page.url
+    with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
+        page.get_by_role("link", name="New chat").click()
+    page.wait_for_load_state()  # the new chat's form is swapped in
     page.get_by_label("Model or agent").select_option(choice)
-    page.get_by_role("button", name="New chat").click()
+    first = page.locator("#new-text")
+    first.fill(text)
+    first.press("Enter")
     expect(page).not_to_have_url(before)
     expect(page.locator("#chat")).to_be_visible()
+    expect(page.locator(".message.user").last).to_contain_text(text.split("]]")[-1].strip())
     expect(page.locator("#connection")).to_have_text("")
 
 
@@ -64,9 +72,8 @@ def test_a_person_chats_with_both_providers(page: Page, live_webchat):
         ("orq:model:openai/gpt-4o", "openai/gpt-4o"),
         ("mistral:model:mistral-small-latest", "mistral-small-latest"),
     ):
-        new_chat(page, choice)
+        new_chat(page, choice, "How do cursors paginate?")
         expect(page.locator(".chat-meta")).to_contain_text(label)
-        send(page, "How do cursors paginate?")
         expect(page.locator(".message.user").last).to_contain_text("How do cursors paginate?")
         growth = watch_growth(page)
         assert len(growth) >= 3, f"the reply should grow while it streams; saw {growth}"
@@ -86,8 +93,11 @@ def test_a_person_chats_with_both_providers(page: Page, live_webchat):
 
 def test_stop_keeps_the_partial_reply(page: Page, live_webchat):
     sign_in(page, live_webchat)
-    new_chat(page, "mistral:model:mistral-medium-latest")
-    send(page, "[[emulator tokens_per_second=15 tokens=300]] Write a long essay")
+    new_chat(
+        page,
+        "mistral:model:mistral-medium-latest",
+        "[[emulator tokens_per_second=15 tokens=300]] Write a long essay",
+    )
     watch_growth(page, observations=2)
     page.keyboard.press("Escape")
     reply = last_reply(page)
@@ -99,8 +109,11 @@ def test_stop_keeps_the_partial_reply(page: Page, live_webchat):
 
 def test_reload_mid_reply_shows_the_text_so_far_and_finishes(page: Page, live_webchat):
     sign_in(page, live_webchat)
-    new_chat(page, "orq:model:openai/gpt-4o-mini")
-    send(page, "[[emulator tokens_per_second=20 tokens=90]] Explain leases")
+    new_chat(
+        page,
+        "orq:model:openai/gpt-4o-mini",
+        "[[emulator tokens_per_second=20 tokens=90]] Explain leases",
+    )
     before = watch_growth(page, observations=3)[-1]
     page.reload()
     reply = last_reply(page)
@@ -113,7 +126,8 @@ def test_reload_mid_reply_shows_the_text_so_far_and_finishes(page: Page, live_we
 
 def test_rename_and_delete_from_the_sidebar(page: Page, live_webchat):
     sign_in(page, live_webchat)
-    new_chat(page, "mistral:model:mistral-small-latest")
+    new_chat(page, "mistral:model:mistral-small-latest", "Plans for the next quarter")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
     row = page.locator(".conversation-row.active")
     row.get_by_role("button", name=re.compile("^Rename")).click()
     field = page.get_by_label("New title")
@@ -139,9 +153,8 @@ def test_rename_and_delete_from_the_sidebar(page: Page, live_webchat):
 
 def test_html_in_a_message_is_shown_as_text(page: Page, live_webchat):
     sign_in(page, live_webchat)
-    new_chat(page, "mistral:model:mistral-small-latest")
     nasty = '<script>window.pwned = 1</script> <img src=x onerror="window.pwned = 2"> hello'
-    send(page, nasty)
+    new_chat(page, "mistral:model:mistral-small-latest", nasty)
     bubble = page.locator(".message.user .user-text").last
     expect(bubble).to_contain_text("<script>window.pwned = 1</script>")
     expect(bubble).to_contain_text('<img src=x onerror="window.pwned = 2">')
@@ -160,9 +173,8 @@ def test_a_narrow_dark_screen_collapses_the_sidebar(browser, live_webchat):
         expect(sidebar).not_to_be_in_viewport()  # the list starts hidden on a phone
         page.get_by_role("button", name="Show conversations").first.click()
         expect(sidebar).to_be_in_viewport()
-        new_chat(page, "mistral:model:mistral-small-latest")
-        expect(sidebar).not_to_be_in_viewport()  # opening a conversation hides it again
-        send(page, "Dark mode check")
+        new_chat(page, "mistral:model:mistral-small-latest", "Dark mode check")
+        expect(sidebar).not_to_be_in_viewport()  # a new chat hides it again
         expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(21, 23, 26)"
@@ -173,15 +185,181 @@ def test_a_narrow_dark_screen_collapses_the_sidebar(browser, live_webchat):
 
 def test_the_url_follows_the_open_conversation_and_back_works(page: Page, live_webchat):
     sign_in(page, live_webchat)
-    new_chat(page, "mistral:model:mistral-small-latest")
+    new_chat(page, "mistral:model:mistral-small-latest", "First topic")
     first_url = page.url
-    send(page, "First topic")
     expect(page.locator("#chat-title")).to_have_text(re.compile("First topic"), timeout=20_000)
-    new_chat(page, "orq:model:openai/gpt-4o")
+    new_chat(page, "orq:model:openai/gpt-4o", "Second topic")
     expect(page).not_to_have_url(first_url)
-    expect(page.locator(".conversation-row.active .title")).to_have_text("New conversation")
+    expect(page.locator(".conversation-row.active .title")).not_to_have_text(
+        re.compile("First topic")
+    )
+    page.go_back()  # to the new chat it was made from
+    expect(page.get_by_role("heading", name="What shall we talk about?")).to_be_visible()
     page.go_back()
     expect(page).to_have_url(first_url)
     expect(page.locator("#chat-title")).to_have_text(re.compile("First topic"))
     expect(page.locator(".conversation-row.active .title")).to_have_text(re.compile("First topic"))
     expect(page.locator("#connection")).to_have_text("")
+
+
+def test_a_conversation_deleted_upstream_continues_in_a_new_one(page: Page, live_webchat):
+    sign_in(page, live_webchat)
+    new_chat(page, "mistral:model:mistral-small-latest", "What is a lease?")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
+    old_url = page.url
+    pk = page.locator("#chat").get_attribute("data-conversation")
+    lookup = f"from conversations.models import Conversation as C; print(C.objects.get(pk={pk}).upstream_id)"
+    # The last line: `shell` may first say what it imported.
+    upstream_id = live_webchat.manage("shell", "-c", lookup).split()[-1]
+    # Behind Webchat's back: the provider deletes the conversation.
+    gone = httpx.delete(
+        f"{live_webchat.env['MISTRAL_BASE_URL']}/v1/conversations/{upstream_id}",
+        headers={"Authorization": "Bearer e2e"},
+    )
+    assert gone.status_code == 204
+
+    send(page, "And when it runs out?")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "failed", timeout=20_000)
+    expect(reply.locator(".reply-error")).to_contain_text("Mistral no longer has this conversation")
+    expect(reply.get_by_role("button", name="Retry")).to_have_count(0)
+    reply.get_by_role("button", name="Continue in a new conversation").click()
+
+    expect(page).not_to_have_url(old_url)
+    expect(page.locator(".continued-from a")).to_have_attribute("href", f"/conversations/{pk}/")
+    expect(page.locator("#connection")).to_have_text("")
+    send(page, "Tell me more")
+    expect(page.locator(".message.user").last).to_contain_text("Tell me more")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
+
+    page.locator(".continued-from a").click()
+    expect(page).to_have_url(old_url)
+    expect(page.locator("#gone-notice")).to_contain_text("Mistral no longer has this conversation")
+    expect(page.get_by_role("button", name="Send")).to_have_count(0)
+
+
+def one_exchange(page: Page, live, text: str = "Hello") -> None:
+    """Signed in, in a new Mistral conversation whose first reply is complete."""
+    sign_in(page, live)
+    new_chat(page, "mistral:model:mistral-small-latest", text)
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
+    expect(page.locator("#connection")).to_have_text("")
+
+
+def test_an_oversized_message_is_refused_in_words_and_kept(page: Page, live_webchat):
+    one_exchange(page, live_webchat)
+    sent = page.locator(".message.user")
+    expect(sent).to_have_count(1)
+    box = page.get_by_label("Message", exact=True)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_webchat.url)
+    page.evaluate("text => navigator.clipboard.writeText(text)", "x" * 32_001)
+    box.focus()
+    page.keyboard.press("ControlOrMeta+V")  # a paste: a maxlength would cut it silently
+    box.press("Enter")
+    expect(page.locator("#composer-error")).to_have_text(
+        "That message is 32,001 characters; the limit is 32,000."
+    )
+    assert len(box.input_value()) == 32_001, "the text stays in the box"
+    page.wait_for_timeout(500)
+    expect(sent).to_have_count(1)
+
+
+def test_a_message_too_large_for_the_server_is_explained_and_kept(page: Page, live_webchat):
+    # A page given a larger limit than the server's (rendered before the operator lowered it):
+    # the server closes the socket with 1009, and the page says what happened in words.
+    def larger_limit(route):
+        response = route.fetch()
+        body = response.text().replace('data-max-chars="32000"', 'data-max-chars="1000000"')
+        route.fulfill(response=response, body=body)
+
+    one_exchange(page, live_webchat)
+    conversation = page.url
+    # The page itself is the server's (a fulfilled document may not open local sockets); the
+    # conversation comes into it by htmx, as when it is picked in the sidebar.
+    page.goto(f"{live_webchat.url}/")
+    page.route(re.compile(r"/conversations/\d+/$"), larger_limit)
+    page.locator(".conversation-row a").first.click()
+    expect(page).to_have_url(conversation)
+    expect(page.locator("#connection")).to_have_text("")
+    box = page.get_by_label("Message", exact=True)
+    box.focus()
+    page.keyboard.insert_text("x" * 400_000)  # over the server's cap of 12 bytes a character
+    box.press("Enter")
+    expect(page.locator("#composer-error")).to_contain_text("That message was too large to send")
+    assert len(box.input_value()) == 400_000, "the text stays in the box"
+    expect(page.locator("#connection")).to_have_text("")  # and the socket is back
+    expect(page.locator(".message.user")).to_have_count(1)
+
+
+def test_two_tabs_sending_together_the_loser_keeps_its_text(page: Page, live_webchat):
+    one_exchange(page, live_webchat)
+    other = page.context.new_page()
+    # The race, made certain: the other tab hears nothing from the server until its own send
+    # has gone out, so the winner's turn reaches it between its send and its refusal.
+    held: list[str] = []
+    state = {"holding": True}
+
+    def relay(ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            server.send(message)
+            if state["holding"] and '"type":"send"' in message:
+                state["holding"] = False
+                for frame in held:
+                    ws.send(frame)
+
+        def from_server(message) -> None:
+            (held.append if state["holding"] else ws.send)(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    other.route_web_socket(re.compile(r"/ws/conversations/"), relay)
+    other.goto(page.url)
+    expect(other.locator("#connection")).to_have_text("")
+
+    mine = page.get_by_label("Message", exact=True)
+    theirs = other.get_by_label("Message", exact=True)
+    theirs.fill("Sent from the second tab")
+    send(page, "[[emulator tokens_per_second=10 tokens=60]] Sent from the first tab")
+    expect(page.locator(".message.user").last).to_contain_text("Sent from the first tab")
+    expect(mine).to_have_value("")  # the winner's own turn clears its box
+    theirs.press("Enter")
+    expect(other.locator(".message.user").last).to_contain_text("Sent from the first tab")
+    expect(other.locator("#composer-error")).to_contain_text("still being written")
+    expect(theirs).to_have_value("Sent from the second tab")
+    page.keyboard.press("Escape")
+    expect(last_reply(page)).to_have_attribute("data-status", "stopped")
+
+
+def test_renaming_the_open_conversation_renames_its_heading_and_the_tab(page: Page, live_webchat):
+    made = live_webchat.manage(
+        "shell", "-c",
+        "from django.contrib.auth.models import User; from conversations.models import "
+        f"Conversation; print(Conversation.objects.create(owner=User.objects.get(username="
+        f"{live_webchat.username!r}), provider='mistral', model='mistral-small-latest', "
+        "title='Where to travel', titled=True).pk)",
+    )  # fmt: skip
+    sign_in(page, live_webchat)
+    page.goto(f"{live_webchat.url}/conversations/{made.split()[-1]}/")
+    expect(page).to_have_title("Where to travel · Webchat")
+    page.locator(".conversation-row.active").get_by_role(
+        "button", name=re.compile("^Rename")
+    ).click()
+    field = page.get_by_label("New title")
+    field.fill("Holiday in Lyon")
+    field.press("Enter")
+    expect(page.locator(".conversation-row.active .title")).to_have_text("Holiday in Lyon")
+    # Without a reload: the open chat's heading and the tab's title follow.
+    expect(page.locator("#chat-title")).to_have_text("Holiday in Lyon")
+    expect(page).to_have_title("Holiday in Lyon · Webchat")
+
+
+def test_signing_out_in_one_tab_ends_the_chat_in_the_other(page: Page, live_webchat):
+    one_exchange(page, live_webchat)
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.locator("#connection")).to_have_text("")
+    other.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#connection")).to_have_text("Sign in again.")

@@ -82,7 +82,7 @@ class Command(BaseCommand):
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "webchat.server",  # daphne, with the websocket size cap (webchat/server.py)
                 "-b",
                 host,
                 "-p",
@@ -103,16 +103,30 @@ class Command(BaseCommand):
                 demo_site.shutdown()
 
     def _ensure_demo_user(self) -> None:
-        """A fresh install has nobody to sign in as: make one and say how."""
+        """A fresh install has nobody to sign in as: make one and say how. Every later start
+        says again whom to sign in as and how to set a new password: the password itself is
+        printed once and kept nowhere (only its hash, as for every user)."""
         User = get_user_model()
-        if User.objects.exists():
-            return
         username = os.environ.get("WEBCHAT_DEMO_USER", "demo")
-        password = os.environ.get("WEBCHAT_DEMO_PASSWORD") or secrets.token_urlsafe(9)
-        User.objects.create_user(username=username, password=password)
-        self.stdout.write(
-            self.style.WARNING(f"Created a user to sign in with: {username} / {password}")
-        )
+        if not User.objects.exists():
+            password = os.environ.get("WEBCHAT_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+            # In the demo the one person is its administrator too: /status and /admin/ are
+            # for staff, and a newcomer should see them.
+            make = User.objects.create_superuser if settings.DEMO else User.objects.create_user
+            make(username=username, password=password)
+            self.stdout.write(
+                self.style.WARNING(f"Created a user to sign in with: {username} / {password}")
+            )
+            if settings.DEMO:
+                self.stdout.write("It is an administrator too: /admin/ and /status.")
+            return
+        if not User.objects.filter(username=username).exists():
+            username = "USERNAME"  # the demo user is gone: any account's name
+            self.stdout.write("Sign in with your account.")
+        else:
+            self.stdout.write(f"Sign in as {username} (its password was printed when it was made).")
+        reset = f".venv/bin/python manage.py changepassword {username}"
+        self.stdout.write(f"Forgot the password? Set a new one: {reset}")
 
     def _ensure_demo_widget(self, site_url: str) -> str:
         """The demo widget, allowed on the stand-in website (made once, then kept)."""

@@ -1,0 +1,72 @@
+"""No page is left without a final state or a live stream when the process writing a reply dies.
+
+A dead process is played by a reply row whose runner is a channel nobody reads and whose lease
+runs out while the test watches; the runner that would renew it does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations import replies
+from conversations.models import Message, MessageStatus
+from tests.conversations.test_consumer import new_conversation, receive, socket_for, until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
+
+DEAD_RUNNER = "specific.deadprocess!gone"
+
+
+async def orphaned_reply(conversation, *, lease_seconds: float) -> Message:
+    """A reply a process was writing when it died: saved text, and a lease about to run out."""
+    await Message.objects.acreate(conversation=conversation, role="user", text="Tell me more")
+    return await Message.objects.acreate(
+        conversation=conversation,
+        role="assistant",
+        status=MessageStatus.STREAMING,
+        text="The first half of",
+        seq=4,
+        runner=DEAD_RUNNER,
+        lease_until=timezone.now() + timedelta(seconds=lease_seconds),
+    )
+
+
+async def test_a_snapshot_asked_of_a_dead_process_after_its_lease_ran_out_is_final(alice):
+    """The socket asks the dead runner, gets no answer, and by then the lease has run out:
+    the fallback snapshot must be the interrupted reply, not a "writing" one nobody writes."""
+    conversation = await new_conversation(alice, "mistral")
+    reply = await orphaned_reply(conversation, lease_seconds=1)
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    frames = []
+    while True:
+        frame = await receive(socket)
+        frames.append(frame)
+        if frame["type"] == "snapshot":
+            break
+    assert frame["id"] == reply.pk
+    assert frame["streaming"] is False
+    assert "status-interrupted" in frame["html"] and "Retry" in frame["html"]
+    assert "typing" not in frame["html"]
+    assert "The first half of" in frame["html"]
+    await reply.arefresh_from_db()
+    assert reply.status == MessageStatus.INTERRUPTED and reply.text == "The first half of"
+    await socket.disconnect()
+
+
+async def test_a_page_watching_a_reply_whose_process_died_is_told_when_it_ends(alice):
+    """Whoever marks the reply interrupted (a sweeper, any process) tells every open page."""
+    conversation = await new_conversation(alice, "mistral")
+    reply = await orphaned_reply(conversation, lease_seconds=30)
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    await until(socket, "snapshot")
+    await Message.objects.filter(pk=reply.pk).aupdate(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert await replies.mark_expired_interrupted() == 1
+    _, done = await until(socket, "done")
+    assert done["id"] == reply.pk and done["status"] == "interrupted"
+    assert "status-interrupted" in done["html"] and "The first half of" in done["html"]
+    await socket.disconnect()
