@@ -64,6 +64,12 @@ def _message(m: Message, owner: str) -> str:
     parts.append(f'<div class="body">{body}</div>')
     if m.error:
         parts.append(f'<p class="error">{escape(m.error)}</p>')
+    if m.error_detail:
+        # What the person was spared (the transport's or the provider's own words).
+        parts.append(
+            f'<details class="error-detail"><summary>Detail</summary>'
+            f"<pre>{escape(m.error_detail)}</pre></details>"
+        )
     parts.append("</article>")
     return "".join(parts)
 

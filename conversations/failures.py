@@ -38,7 +38,9 @@ def explain(exc: UpstreamError, *, words: int = 0) -> Explained:
     so_far = _so_far(words)
     match exc:
         case NotFound():
-            message = f"{name} no longer has this conversation."
+            # Not always the conversation (an agent, an entry, a task): the runner asks the
+            # provider whether the conversation itself is gone, and says so only then.
+            message = f"{name} could not find something this reply needs. Try again."
         case StreamBroken():
             if words:
                 message = f"The connection to {name} broke after {so_far}. What arrived is kept."

@@ -136,7 +136,9 @@ def interrupt_all_here() -> list[asyncio.Task]:
     tasks = running_here()
     for message_id, task in list(_tasks.items()):
         live = _live.get(message_id)
-        if task in tasks and live is not None and not live.stop_requested:
+        # One already writing its final row is left to finish: a cancel there would cut the
+        # save short (asgiref cancels the database call it is waiting for).
+        if task in tasks and live is not None and not live.stop_requested and not live.finishing:
             # Marked as a stop, so that nothing cancels it a second time mid-save.
             live.shutting_down = live.stop_requested = True
             task.cancel()
@@ -147,8 +149,8 @@ def _stop_here(message_id: int) -> bool:
     task = _tasks.get(message_id)
     if task is None:
         return False
-    if _live[message_id].stop_requested:
-        return True  # already stopping: a second cancel would cut the final save short
+    if _live[message_id].stop_requested or _live[message_id].finishing:
+        return True  # stopping or saving already: a cancel now would cut the final save short
     _live[message_id].stop_requested = True
     task.cancel()
     return True

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery, Sum, Value
@@ -323,36 +322,25 @@ async def conversation_check_gone(*, conversation: Conversation) -> bool:
     return False
 
 
-async def conversation_continue(*, conversation: Conversation) -> Conversation:
-    """A new conversation going on from one its provider no longer has; continuing twice opens
-    the same one.
+def continuation_of(conversation: Conversation) -> tuple[Choice, dict]:
+    """What a conversation going on from one its provider no longer has is made with: the same
+    provider and model or agent, the title, and where it came from.
 
-    Same provider and model or agent, and the title; it records where it came from. Mistral's
-    first turn starts upstream with the earlier turns as entries (`turns.earlier_turns`); an Orq
-    turn carries one user message, so an Orq continuation starts without them.
+    It is made, like any new chat, with its first message (`conversation_start`). Mistral's
+    first turn starts upstream with the earlier turns as entries (`turns.earlier_turns`); an
+    Orq turn carries one user message, so an Orq continuation starts without them.
     """
     if not conversation.upstream_gone:
         raise Refused("This conversation can still go on here.")
     if conversation.origin == Origin.WIDGET:
         raise Refused("A visitor's conversation goes on in the widget.")
-    existing = await (
-        conversation.continuations.filter(owner_id=conversation.owner_id).order_by("-id").afirst()
-    )
-    if existing is not None:
-        return existing
     choice = choice_of(conversation)
     if choice is None:
         raise Refused(
             f"{conversation.choice_label} is no longer offered here; start a new conversation."
         )
-    owner = await get_user_model().objects.aget(pk=conversation.owner_id)
-    return await conversation_create(
-        owner=owner,
-        choice=choice,
-        continued_from=conversation,
-        title=conversation.title,
-        titled=conversation.titled,
-    )
+    fields = {"continued_from": conversation, "title": conversation.title}
+    return choice, {**fields, "titled": conversation.titled}
 
 
 # --- counters --------------------------------------------------------------------------------
@@ -492,15 +480,25 @@ def begin_turn(
     hidden, not deleted, until the new reply completes (`settle_replaced`): a failed attempt
     must not cost the user what it was meant to replace.
     """
-    if shutdown.draining():
+    try:
+        if shutdown.draining():
+            raise Refused("Webchat is restarting. Send again in a moment; your message is kept.")
+        return _begin_turn(conversation, text, replace_from, repoint)
+    except Refused:
         if repoint:
+            # The upstream conversation the plan made is kept (after the rollback), so that
+            # deleting ours deletes it too: nothing is left behind at the provider.
+            conversation.refresh_from_db(
+                fields=["upstream_id", "turn_ref", "superseded_upstream_ids"]
+            )
             _supersede(conversation, repoint)
-        raise Refused("Webchat is restarting. Send again in a moment; your message is kept.")
+        raise
+
+
+def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | None, Message]:
     now = timezone.now()
     with transaction.atomic():
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
-            if repoint:
-                _supersede(conversation, repoint)
             raise Refused("A reply is still being written. Stop it or wait for it to finish.")
         undo = None
         if replace_from is not None:
@@ -519,17 +517,18 @@ def begin_turn(
                 created=now,
             )
         try:
-            reply = Message.objects.create(
-                conversation=conversation,
-                role=Message.Role.ASSISTANT,
-                status=MessageStatus.STREAMING,
-                # Leased from the start: if the runner never starts, the sweeper still ends it.
-                lease_until=now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS),
-                # The configured model for now; the model the provider reports replaces it.
-                model=conversation.model,
-                undo=undo,
-                created=now,
-            )
+            with transaction.atomic():
+                reply = Message.objects.create(
+                    conversation=conversation,
+                    role=Message.Role.ASSISTANT,
+                    status=MessageStatus.STREAMING,
+                    # Leased from the start: if the runner never starts, the sweeper ends it.
+                    lease_until=now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS),
+                    # The configured model for now; the model the provider reports replaces it.
+                    model=conversation.model,
+                    undo=undo,
+                    created=now,
+                )
         except IntegrityError:
             raise Refused("A reply is still being written.") from None
         if replace_from is not None:

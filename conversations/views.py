@@ -100,12 +100,21 @@ def conversation_list(request):
 @require_POST
 @upstream_errors
 async def conversation_create(request):
-    choice = choice_for(request.POST.get("choice", ""))
-    if choice is None:
-        return flash(request, "Pick one of the offered models or agents.")
+    """A new chat, made with its first message (and, continuing one the provider lost, made
+    with that one's model or agent and title)."""
     user = await request.auser()
+    fields: dict = {}
+    if request.POST.get("continued_from"):
+        earlier = await _owned(request, parse_id(request.POST["continued_from"], what="id"))
+        choice, fields = services.continuation_of(earlier)
+    else:
+        choice = choice_for(request.POST.get("choice", ""))
+        if choice is None:
+            return flash(request, "Pick one of the offered models or agents.")
     text = request.POST.get("text", "")
-    conversation, reply = await services.conversation_start(owner=user, choice=choice, text=text)
+    conversation, reply = await services.conversation_start(
+        owner=user, choice=choice, text=text, **fields
+    )
     await replies.start(conversation=conversation, reply=reply, turn=Turn(text=text))
     url = reverse("conversations:detail", args=[conversation.pk])
     if not request.htmx:
@@ -237,19 +246,25 @@ def _is_current(request, conversation) -> bool:
 
 
 @login_required
-@require_POST
+@require_GET
 @upstream_errors
 async def conversation_continue(request, pk):
-    """A conversation its provider no longer has goes on in a new one, which opens."""
+    """Going on from a conversation its provider no longer has: a new chat with its model or
+    agent, made (like any) with the first message; one made already opens instead."""
     conversation = await _owned(request, pk)
-    listed = await conversation.continuations.aexists()  # continuing again opens that one
-    continuation = await services.conversation_continue(conversation=conversation)
-    url = reverse("conversations:detail", args=[continuation.pk])
-    if not request.htmx:
-        return redirect(url)
-    user = await request.auser()
-    response = await _pane(request, user=user, conversation=continuation, with_new_row=not listed)
-    return push_url(response, url)
+    services.continuation_of(conversation)  # refused, in words, when it cannot be continued
+    continuation = await conversation.continuations.order_by("-id").afirst()
+    if continuation is not None:
+        url = reverse("conversations:detail", args=[continuation.pk])
+        if not request.htmx:
+            return redirect(url)
+        response = await _pane(request, user=await request.auser(), conversation=continuation)
+        return push_url(response, url)
+    context = {"continuing": conversation, "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{PAGE}#chat-pane", context)
+    page = await sync_to_async(_page_context)(request, user=await request.auser())
+    return await sync_to_async(render)(request, PAGE, {**page, **context})
 
 
 @login_required

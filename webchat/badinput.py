@@ -48,12 +48,17 @@ def bad_request(request, exception=None) -> HttpResponse:
     )
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def has_nul(request) -> bool:
     if "\x00" in request.path:
         return True
     pairs = [*request.GET.lists(), *((k, [v]) for k, v in request.COOKIES.items())]
-    if request.method == "POST":
-        pairs += request.POST.lists()  # form bodies only: JSON bodies are parsed by their views
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        # Form bodies only: JSON bodies are parsed (and checked) by their views, which read
+        # `request.body`, and that is gone once a multipart body has been read as a form.
+        pairs += request.POST.lists()
     return any("\x00" in key or any("\x00" in v for v in values) for key, values in pairs)
 
 

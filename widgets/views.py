@@ -54,6 +54,9 @@ def visitor(request: HttpRequest, key: str) -> HttpResponse:
         return _cors(JsonResponse({"error": refusal}, status=403 if widget else 404), origin)
     if request.method != "POST":
         return _cors(JsonResponse({"error": "Use POST."}, status=405), origin)
+    if request.content_type != "application/json":
+        # The loader sends JSON; a form body is not read at all (it could be half-consumed).
+        return _cors(JsonResponse({"error": "Send JSON."}, status=400), origin)
     with translation.override(widget.language):
         try:
             body = _json_object(request.body)

@@ -307,6 +307,7 @@ def test_the_transcript_shows_what_people_and_tools_wrote_as_text(carol, alice):
         html="<p>fine</p>",
         model="<img src=x onerror=alert(2)>",
         error="<script>alert(3)</script>",
+        error_detail="mistral: the connection dropped mid-reply (<script>7</script>)",
         status=MessageStatus.FAILED,
         parts=[
             {"kind": "reasoning", "text": "<img src=x onerror=alert(4)>"},
@@ -319,6 +320,8 @@ def test_the_transcript_shows_what_people_and_tools_wrote_as_text(carol, alice):
     assert "<script>" not in section and "<img" not in section
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in section
     assert "&lt;img src=x onerror=alert(4)&gt;" in section
+    # The failure's detail, which the person was spared, is the reviewer's to read.
+    assert "the connection dropped mid-reply (&lt;script&gt;7&lt;/script&gt;)" in section
 
 
 def test_a_citation_in_the_transcript_is_a_link_only_through_the_allow_list(carol, alice):

@@ -108,27 +108,34 @@ async def test_a_404_about_something_else_keeps_retry(provider, alice):
     assert reply.status == MessageStatus.FAILED
     assert conversation.upstream_gone is None
     assert "Retry" in done["html"] and "Continue in a new conversation" not in done["html"]
+    assert "no longer has" not in reply.error, "it has: the page must not say otherwise"
+
+
+async def continue_from(client, old: Conversation, text: str):
+    """What the page does: Continue shows a new chat for it; its first message makes it."""
+    draft = await client.get(reverse("conversations:continue", args=[old.pk]), **HTMX)
+    assert draft.status_code == 200
+    assert not await Conversation.objects.filter(continued_from=old).aexists()
+    data = {"continued_from": old.pk, "text": text}
+    made = await client.post(reverse("conversations:create"), data, **HTMX)
+    assert made.status_code == 200, made.content
+    return draft.content.decode(), made
 
 
 async def test_continuing_a_mistral_conversation_gives_it_the_earlier_turns(alice):
     old, _ = await lost_conversation(alice, "mistral")
     client = await signed_in(alice)
-    response = await client.post(reverse("conversations:continue", args=[old.pk]), **HTMX)
-    assert response.status_code == 200
+    draft, made = await continue_from(client, old, "Tell me more")
+    assert 'name="continued_from"' in draft and "the assistant is given the earlier turns" in draft
+    assert f'href="{reverse("conversations:detail", args=[old.pk])}"' in draft
     new = await Conversation.objects.aget(continued_from=old)
-    assert response["HX-Push-Url"] == reverse("conversations:detail", args=[new.pk])
+    assert made["HX-Push-Url"] == reverse("conversations:detail", args=[new.pk])
     assert (new.provider, new.model, new.owner_id) == (old.provider, old.model, alice.pk)
-    pane = response.content.decode()
+    pane = made.content.decode()
     assert f'href="{reverse("conversations:detail", args=[old.pk])}"' in pane
     assert "the assistant was given its turns" in pane
-    assert new.upstream_id == ""  # Mistral's conversation comes with the first message
-
-    socket, _, _ = await socket_for(new.pk, alice)
-    await receive(socket)
-    done = await exchange(socket, "Tell me more")
-    await socket.disconnect()
     await replies.wait_all()
-    reply = await Message.objects.aget(pk=done["id"])
+    reply = await Message.objects.aget(conversation=new, role="assistant")
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply("Tell me more").full_text
 
@@ -151,21 +158,16 @@ async def test_continuing_a_mistral_conversation_gives_it_the_earlier_turns(alic
 async def test_an_orq_continuation_starts_without_the_earlier_turns_and_says_so(alice):
     old, _ = await lost_conversation(alice, "orq")
     client = await signed_in(alice)
-    response = await client.post(reverse("conversations:continue", args=[old.pk]), **HTMX)
+    draft, made = await continue_from(client, old, "Tell me more")
+    assert "the assistant starts without the earlier turns" in draft
     new = await Conversation.objects.aget(continued_from=old)
-    pane = response.content.decode()
+    pane = made.content.decode()
     assert "the assistant does not see its turns" in pane
     assert f'href="{reverse("conversations:detail", args=[old.pk])}"' in pane
     old_page = (await client.get(reverse("conversations:detail", args=[old.pk]))).content.decode()
     assert "Orq no longer has this conversation" in old_page
     assert "the assistant starts without the earlier turns" in old_page
-
-    socket, _, _ = await socket_for(new.pk, alice)
-    await receive(socket)
-    done = await exchange(socket, "Tell me more")
-    await socket.disconnect()
     await replies.wait_all()
-    assert (await Message.objects.aget(pk=done["id"])).status == MessageStatus.COMPLETE
     await new.arefresh_from_db()
     upstream = await clients.orq().get_conversation(new.upstream_id)
     assert [(m.role, m.text) for m in upstream.messages] == [
@@ -174,50 +176,63 @@ async def test_an_orq_continuation_starts_without_the_earlier_turns_and_says_so(
     ]
 
 
-async def test_continuing_twice_opens_the_same_continuation(alice):
+async def test_continue_makes_nothing_until_the_first_message_then_opens_that_one(alice):
+    before = len([c async for c in clients.mistral().iter_conversations()])
     old = await gone_row(alice)
     client = await signed_in(alice)
     url = reverse("conversations:continue", args=[old.pk])
-    first = await client.post(url, **HTMX)
-    again = await client.post(url, **HTMX)
-    assert first["HX-Push-Url"] == again["HX-Push-Url"]
-    assert await Conversation.objects.filter(continued_from=old).acount() == 1
-    assert 'hx-swap-oob="afterbegin:#conversation-list"' not in again.content.decode()
+    for _ in range(2):
+        assert (await client.get(url, **HTMX)).status_code == 200
+    assert not await Conversation.objects.filter(continued_from=old).aexists()
+    assert len([c async for c in clients.mistral().iter_conversations()]) == before
+    await continue_from(client, old, "Go on")
+    await replies.wait_all()
+    new = await Conversation.objects.aget(continued_from=old)
+    again = await client.get(url, **HTMX)
+    assert again["HX-Push-Url"] == reverse("conversations:detail", args=[new.pk])
+    plain = await client.get(url)
+    assert plain.status_code == 302
+    assert plain["Location"] == reverse("conversations:detail", args=[new.pk])
 
 
-async def test_continue_without_htmx_redirects_to_the_new_conversation(alice):
+async def test_continue_without_htmx_is_a_whole_page_with_the_new_chat(alice):
     old = await gone_row(alice)
     client = await signed_in(alice)
-    response = await client.post(reverse("conversations:continue", args=[old.pk]))
-    new = await Conversation.objects.aget(continued_from=old)
-    assert response.status_code == 302
-    assert response["Location"] == reverse("conversations:detail", args=[new.pk])
+    response = await client.get(reverse("conversations:continue", args=[old.pk]))
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="sidebar"' in page
+    assert 'name="continued_from"' in page
 
 
-async def test_continue_of_a_strangers_conversation_is_404(alice, bob):
+async def test_continuing_a_strangers_conversation_is_404(alice, bob):
     old = await gone_row(alice)
     client = await signed_in(bob)
-    response = await client.post(reverse("conversations:continue", args=[old.pk]), **HTMX)
+    response = await client.get(reverse("conversations:continue", args=[old.pk]), **HTMX)
+    assert response.status_code == 404
+    data = {"continued_from": old.pk, "text": "Mine now?"}
+    response = await client.post(reverse("conversations:create"), data, **HTMX)
     assert response.status_code == 404
     assert not await Conversation.objects.filter(continued_from=old).aexists()
 
 
-async def test_continue_without_csrf_is_403(alice):
+async def test_continuing_without_csrf_is_403(alice):
     old = await gone_row(alice)
     client = await signed_in(alice, enforce_csrf_checks=True)
-    response = await client.post(reverse("conversations:continue", args=[old.pk]), **HTMX)
+    data = {"continued_from": old.pk, "text": "Go on"}
+    response = await client.post(reverse("conversations:create"), data, **HTMX)
     assert response.status_code == 403
     assert not await Conversation.objects.filter(continued_from=old).aexists()
 
 
-async def test_continue_refuses_get_and_a_conversation_that_can_go_on(alice):
+async def test_a_conversation_that_can_go_on_is_not_continued(alice):
     old = await gone_row(alice)
-    client = await signed_in(alice)
-    url = reverse("conversations:continue", args=[old.pk])
-    assert (await client.get(url)).status_code == 405
     await Conversation.objects.filter(pk=old.pk).aupdate(upstream_gone=None)
-    response = await client.post(url, **HTMX)
+    client = await signed_in(alice)
+    response = await client.get(reverse("conversations:continue", args=[old.pk]), **HTMX)
     assert response["HX-Retarget"] == "#flash"
+    assert "can still go on here" in response.content.decode()
+    data = {"continued_from": old.pk, "text": "Go on"}
+    response = await client.post(reverse("conversations:create"), data, **HTMX)
     assert "can still go on here" in response.content.decode()
     assert not await Conversation.objects.filter(continued_from=old).aexists()
 

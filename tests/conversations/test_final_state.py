@@ -70,3 +70,27 @@ async def test_a_page_watching_a_reply_whose_process_died_is_told_when_it_ends(a
     assert done["id"] == reply.pk and done["status"] == "interrupted"
     assert "status-interrupted" in done["html"] and "The first half of" in done["html"]
     await socket.disconnect()
+
+
+async def test_shutdown_leaves_a_reply_that_is_saving_its_end_to_finish(alice):
+    """The grace period ran out just as a reply began writing its final row: cancelling it then
+    would cut that save short, so shutdown waits for it instead."""
+    conversation = await new_conversation(alice, "mistral")
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    await until(socket, "snapshot")
+    await socket.send_json_to(
+        {"type": "send", "text": "[[emulator tokens_per_second=40 tokens=200]] Go on"}
+    )
+    await until(socket, "delta")
+    reply = await Message.objects.aget(conversation=conversation, status=MessageStatus.STREAMING)
+    live = replies.live_reply(reply.pk)
+    live.finishing = True  # as `_run` sets it before `_finish`
+    tasks = replies.interrupt_all_here()
+    assert tasks and all(task.cancelling() == 0 for task in tasks)
+    assert not live.shutting_down
+    live.finishing = False
+    await replies.stop(conversation)
+    _, done = await until(socket, "done")
+    assert done["status"] == "stopped"
+    await socket.disconnect()
+    await replies.wait_all()

@@ -15,7 +15,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from conversations import replies, services
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, MessageStatus
 from emulator.assistant import compose_reply
 from tests.conversations.test_consumer import (
     PROVIDERS,
@@ -170,3 +170,33 @@ async def test_an_interrupted_regenerate_gives_back_what_it_replaced(alice):
     assert await replies.mark_expired_interrupted() == 1
     after = await transcript(conversation)
     assert after == [*before, ("assistant", "Half a", "interrupted")]
+
+
+async def test_an_orq_edit_that_loses_the_race_leaves_nothing_behind_upstream(alice):
+    """The plan made a new Orq conversation; another tab's reply began before this turn could:
+    the refusal keeps that conversation in the list deleted with ours."""
+    conversation = await new_conversation(alice, "orq")
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    await receive(socket)
+    await exchange(socket, "Question one")
+    await socket.disconnect()
+    await replies.wait_all()
+    await conversation.arefresh_from_db()
+    upstream_before = conversation.upstream_id
+    first = await Message.objects.filter(conversation=conversation, role="user").afirst()
+    plan = await services.plan_edit(conversation=conversation, message_id=first.pk, text="One b")
+    assert plan.repoint
+    await Message.objects.acreate(  # the other tab's reply, begun meanwhile
+        conversation=conversation, role="assistant", status=MessageStatus.STREAMING
+    )
+    with pytest.raises(services.Refused):
+        await services.begin_turn(
+            conversation=conversation,
+            text="One b",
+            replace_from=plan.replace_from,
+            repoint=plan.repoint,
+        )
+    stored = await Conversation.objects.aget(pk=conversation.pk)
+    assert stored.upstream_id == upstream_before
+    assert plan.repoint in stored.superseded_upstream_ids
+    assert not await Message.objects.filter(conversation=conversation, text="One b").aexists()

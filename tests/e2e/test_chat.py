@@ -225,10 +225,16 @@ def test_a_conversation_deleted_upstream_continues_in_a_new_one(page: Page, live
     expect(reply.get_by_role("button", name="Retry")).to_have_count(0)
     reply.get_by_role("button", name="Continue in a new conversation").click()
 
+    # A new chat with the same model, made with its first message.
+    expect(page.get_by_role("heading", name=re.compile("^Continue"))).to_be_visible()
+    expect(page.locator(".continued-from")).to_contain_text("given the earlier turns")
+    first = page.locator("#new-text")
+    first.fill("Tell me more")
+    first.press("Enter")
+    expect(page).not_to_have_url(re.compile(r"/continue$"))
     expect(page).not_to_have_url(old_url)
     expect(page.locator(".continued-from a")).to_have_attribute("href", f"/conversations/{pk}/")
     expect(page.locator("#connection")).to_have_text("")
-    send(page, "Tell me more")
     expect(page.locator(".message.user").last).to_contain_text("Tell me more")
     expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
 

@@ -468,3 +468,23 @@ def test_the_public_address_must_be_a_url():
     assert env_url("WEBCHAT_PUBLIC_URL", "", {"WEBCHAT_PUBLIC_URL": "https://chat.example.com/"})
     with pytest.raises(ImproperlyConfigured, match="WEBCHAT_PUBLIC_URL"):
         env_url("WEBCHAT_PUBLIC_URL", "", {"WEBCHAT_PUBLIC_URL": "chat.example.com"})
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ({"previous": "x"}, "multipart/form-data; boundary=BoUnDaRy"),
+        ("previous=x", "application/x-www-form-urlencoded"),
+        ("previous", "text/plain"),
+    ],
+)
+def test_a_token_request_that_is_not_json_is_a_400_not_a_500(widget, body, content_type):
+    if isinstance(body, dict):  # a real multipart body, as a form on any page could send
+        from django.test.client import encode_multipart
+
+        body = encode_multipart("BoUnDaRy", body)
+    response = Client().post(
+        f"/widget/{widget.public_key}/visitor", body, content_type=content_type, HTTP_ORIGIN=SITE
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "Send JSON."}
