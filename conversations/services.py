@@ -555,6 +555,8 @@ def settle_replaced(reply: Message) -> list[Message]:
     is kept with the superseded ones and deleted with ours). Call inside the transaction that
     finishes the reply.
     """
+    if reply.undo is None:
+        return []  # a plain send replaced nothing: no query on the common path
     hidden = Message.objects.filter(replaced_by=reply)
     if reply.status == MessageStatus.COMPLETE:
         hidden.delete()

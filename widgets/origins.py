@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -72,34 +73,38 @@ def parse(text: str, *, wildcard: bool = False) -> Origin:
 def parse_origins(text: str) -> list[Origin]:
     """The allowed origins, one per line; a line that is not one raises naming it (the form)."""
     origins = []
-    for line in (text or "").splitlines():
-        entry = _normalise(line)
-        if not entry:
-            continue
-        try:
-            origins.append(parse(entry, wildcard=True))
-        except NotAnOrigin as why:
+    for line, parsed in _lines(text):
+        if isinstance(parsed, NotAnOrigin):
             raise ValidationError(
                 {
                     "allowed_origins": f"{line.strip()!r} is not an origin like "
-                    f"https://shop.example.com or https://*.example.com: {why}."
+                    f"https://shop.example.com or https://*.example.com: {parsed}."
                 }
-            ) from None
+            )
+        origins.append(parsed)
     return origins
 
 
 def usable_origins(text: str) -> list[Origin]:
     """The allowed origins the server acts on: lines that do not parse are skipped (and logged)."""
     origins = []
+    for line, parsed in _lines(text):
+        if isinstance(parsed, NotAnOrigin):
+            log.warning("Widget origin %r ignored: %s", line.strip()[:200], parsed)
+        else:
+            origins.append(parsed)
+    return origins
+
+
+def _lines(text: str) -> Iterator[tuple[str, Origin | NotAnOrigin]]:
+    """Each non-empty line with its origin, or why it is not one: one parser for both uses."""
     for line in (text or "").splitlines():
         entry = _normalise(line)
-        if not entry:
-            continue
-        try:
-            origins.append(parse(entry, wildcard=True))
-        except NotAnOrigin as why:
-            log.warning("Widget origin %r ignored: %s", line.strip()[:200], why)
-    return origins
+        if entry:
+            try:
+                yield line, parse(entry, wildcard=True)
+            except NotAnOrigin as why:
+                yield line, why
 
 
 def _normalise(line: str) -> str:
