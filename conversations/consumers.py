@@ -9,7 +9,8 @@ import logging
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
 
-from conversations import fanout, frames, replies, services
+from conversations import fanout, frames, inbox, leases, registry, runner, services, snapshots
+from conversations.message_view import view_of
 from conversations.models import Message, MessageStatus
 from webchat import websocket_auth
 
@@ -52,8 +53,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         fanout.watch(self.conversation.pk, self)
         self.heartbeat = asyncio.create_task(self.rejoin())
-        await replies.inbox()  # this process's sweeper and inbox are running from now on
-        await replies.mark_expired_interrupted(self.conversation.pk)
+        await inbox.address()  # this process's sweeper and inbox are running from now on
+        await leases.mark_expired_interrupted(self.conversation.pk)
         await self.send_snapshot()
 
     async def rejoin(self) -> None:
@@ -106,7 +107,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 case "send":
                     await self.send_message(request.text)
                 case "stop":
-                    await replies.stop(self.conversation)
+                    await registry.stop(self.conversation)
                 case "regenerate":
                     await self.regenerate()
                 case "edit":
@@ -213,9 +214,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         html = ""
         if user_message is not None:
             html += render_to_string(
-                "conversations/chat.html#message", {"m": replies.view_of(user_message)}
+                "conversations/chat.html#message", {"m": view_of(user_message)}
             )
-        html += render_to_string("conversations/chat.html#message", {"m": replies.view_of(reply)})
+        html += render_to_string("conversations/chat.html#message", {"m": view_of(reply)})
         frame = {
             "type": "turn",
             "replace_from": replace_from.pk if replace_from else None,
@@ -223,7 +224,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "client_id": self.client_id,  # the page whose send this is clears its composer
         }
         await fanout.broadcast(self.conversation.pk, json.dumps(frame), recheck=True)
-        await replies.start(conversation=self.conversation, reply=reply, turn=turn)
+        await runner.start(conversation=self.conversation, reply=reply, turn=turn)
 
     async def send_snapshot(self) -> None:
         """Send the latest reply as it stands; frames that come meanwhile wait behind it."""
@@ -238,10 +239,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         streaming_elsewhere = (
             reply.status == MessageStatus.STREAMING
             and reply.runner
-            and not replies.is_local(reply.pk)
+            and not registry.is_local(reply.pk)
         )
         if not streaming_elsewhere:
-            await self.release(json.dumps(await replies.settled_snapshot(reply)))
+            await self.release(json.dumps(await snapshots.settled_snapshot(reply)))
             return
         # Another process runs the reply and holds its latest text: ask it, and hold the
         # deltas until its answer (or, if it is gone, what was last saved) has been sent.
@@ -257,7 +258,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.asked_elsewhere:
             return
         reply = await Message.objects.aget(pk=message_id)
-        await self.release(json.dumps(await replies.settled_snapshot(reply)))
+        await self.release(json.dumps(await snapshots.settled_snapshot(reply)))
 
     async def release(self, snapshot: str) -> None:
         if self.held is None:

@@ -14,6 +14,8 @@ import logging
 
 from django.conf import settings
 
+from conversations import registry
+
 log = logging.getLogger(__name__)
 
 _draining = False
@@ -25,18 +27,16 @@ def draining() -> bool:
 
 async def drain(grace: float | None = None) -> None:
     """Stop taking turns, let replies finish within `grace` seconds, interrupt the rest."""
-    from conversations import replies
-
     global _draining
     _draining = True
     grace = settings.WEBCHAT_SHUTDOWN_GRACE if grace is None else grace
-    running = replies.running_here()
+    running = registry.running_here()
     if not running:
         return
     log.info("shutting down: %d replies streaming, waiting up to %g s", len(running), grace)
     if grace > 0:
         await asyncio.wait(running, timeout=grace)
-    left = replies.interrupt_all_here()
+    left = registry.interrupt_all_here()
     if left:
         log.info("shutting down: %d replies interrupted, their text saved", len(left))
         await asyncio.gather(*left, return_exceptions=True)

@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import failures, replies, services
+from conversations import failures, leases, runner, services
 from conversations.choices import choice_for, default_choice, grouped_choices
+from conversations.message_view import view_of
 from conversations.models import Conversation
 from conversations.providers import checked_statuses
 from conversations.turns import Turn
@@ -115,7 +116,7 @@ async def conversation_create(request):
     conversation, reply = await services.conversation_start(
         owner=user, choice=choice, text=text, **fields
     )
-    await replies.start(conversation=conversation, reply=reply, turn=Turn(text=text))
+    await runner.start(conversation=conversation, reply=reply, turn=Turn(text=text))
     url = reverse("conversations:detail", args=[conversation.pk])
     if not request.htmx:
         return redirect(url)
@@ -132,7 +133,7 @@ async def _history(conversation, before=None) -> dict:
     earlier = len(page) > HISTORY_PAGE
     page = list(reversed(page[:HISTORY_PAGE]))
     return {
-        "messages": [replies.view_of(m) for m in page],
+        "messages": [view_of(m) for m in page],
         "earlier_before": page[0].pk if earlier and page else None,
     }
 
@@ -154,7 +155,7 @@ async def _pane(request, *, user, conversation, with_new_row=False):
 async def conversation_detail(request, pk):
     user = await request.auser()
     conversation = await _owned(request, pk)
-    await replies.mark_expired_interrupted(conversation.pk)
+    await leases.mark_expired_interrupted(conversation.pk)
     try:
         await services.conversation_import_history(conversation=conversation)
     except NotFound:

@@ -17,9 +17,10 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from conversations import replies, services
+from conversations import services
 from conversations.choices import choice_for
 from conversations.consumers import CLOSE_NOT_FOUND, ChatConsumer
+from conversations.message_view import view_of
 from conversations.models import Conversation, Origin
 from upstream.errors import UpstreamError
 from widgets import limits, origins, tokens
@@ -156,7 +157,7 @@ class WidgetConsumer(ChatConsumer):
             return
         messages = [m async for m in self.conversation.messages.shown().order_by("-id")[:HISTORY]]
         html = "".join(
-            render_to_string("conversations/chat.html#message", {"m": replies.view_of(m)})
+            render_to_string("conversations/chat.html#message", {"m": view_of(m)})
             for m in reversed(messages)
         )
         await self.send_json({"type": "history", "id": self.conversation.pk, "html": html})

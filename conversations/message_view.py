@@ -1,0 +1,87 @@
+"""The page's view of a message: a saved row, or a streaming reply as far as it has come.
+
+Reading a view changes nothing: a page rendered from a GET leaves the stream as it was (only a
+snapshot sent on a socket seals the publisher: `snapshots.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+
+from conversations import registry
+from conversations.labels import model_label
+from conversations.models import Message
+from conversations.rendering import snapshot_html
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as a template shows it; a streaming reply as far as it has come."""
+
+    message: Message
+    html: str
+    tail: str = ""
+    reasoning: str = ""
+    tools: tuple = ()
+    seq: int = 0
+
+    @property
+    def pk(self) -> int:
+        return self.message.pk
+
+    @property
+    def model_label(self) -> str:
+        message = self.message
+        # Only a conversation the row came with: templates render in async code, where a
+        # query would fail (the chat, the widget and final frames all load it with the row).
+        cached = Message.conversation.is_cached(message)
+        return model_label(message.model, message.conversation.agent if cached else "")
+
+
+def view_of(message: Message) -> MessageView:
+    live = registry.live_reply(message.pk) if message.is_streaming else None
+    if live is not None:
+        return MessageView(
+            message,
+            "".join(live.closed_html),
+            live.renderer.tail,
+            "".join(live.reasoning),
+            tuple(live.parts),
+            live.seq,
+        )
+    if message.is_streaming:
+        closed, tail = snapshot_html(message.text)
+        return MessageView(
+            message, closed, tail, message.reasoning, tuple(message.tools), message.seq
+        )
+    return MessageView(
+        message, message.html, "", message.reasoning, tuple(message.tools), message.seq
+    )
+
+
+def final_frames(message: Message, restored: list[Message], *, seq: int) -> list[dict]:
+    """What every viewer gets when a reply ends: turns it no longer replaces, then the reply."""
+    frames = []
+    if restored:
+        frames.append(
+            {
+                "type": "restored",
+                "ids": [m.pk for m in restored],
+                "html": "".join(
+                    render_to_string("conversations/chat.html#message", {"m": view_of(m)})
+                    for m in restored
+                ),
+            }
+        )
+    frames.append(
+        {
+            "type": "done",
+            "id": message.pk,
+            "seq": seq,
+            "status": message.status,
+            "html": render_to_string("conversations/chat.html#reply", {"m": view_of(message)}),
+        }
+    )
+    return frames
