@@ -1,4 +1,9 @@
-"""The Django admin, made for Webchat's administrators (roles: see migrations/0002_roles.py).
+"""The Django admin, made for Webchat's administrators (roles: roles.py, kept on every migrate).
+
+Administration sits above conversations (tests/test_layers.py): it registers its own records,
+the conversations' records (their admin reads transcripts, exports and deletes, which the audit
+trail and the tombstones of this app follow) and the audited users and groups. Widgets register
+their own admin beside this one: the base classes both use are in webchat/admin_base.py.
 
 - Conversations: list, filters, search over titles and message text, a read-only transcript
   (every view of it is audited), delete that reaches the provider first.
@@ -12,12 +17,10 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
@@ -45,46 +48,19 @@ from administration.filters import (
     DateRangeFilter,
     ModelOrAgentFilter,
     OwnerFilter,
-    WidgetFilter,
     bucket_filter,
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
-from webchat.badinput import BadInput, parse_id
+from webchat.admin_base import AuditedAdmin, WebchatAdmin, keep_audit_trail_with
+from webchat.badinput import BadInput
+
+# The audited admins (webchat/admin_base.py: ours and the widgets') write this app's trail.
+# Here, not in AppConfig.ready: the admin modules are all loaded by the admin's autodiscover.
+keep_audit_trail_with(audit.record_admin_change)
 
 PAGES_COUNTED_AHEAD = 10
 LAST_PAGE = 1_000_000  # past any real page: a higher number is answered as no such page
-
-
-class WebchatAdmin(admin.ModelAdmin):
-    """Our admins' base: input a list cannot use is a 400 that says what was wrong.
-
-    Django answers a bad filter with a redirect to a page about a broken database
-    installation, and a few inputs (selected ids that are not ids, a year past 9999 in the
-    date hierarchy) with a 500.
-    """
-
-    def get_changelist_instance(self, request):
-        try:
-            return super().get_changelist_instance(request)
-        except IncorrectLookupParameters as exc:
-            raise BadInput(f"This list cannot be shown that way: {_lookup_problem(exc)}") from None
-        except OverflowError:
-            raise BadInput("This list cannot be shown that way: a date is out of range.") from None
-
-    def response_action(self, request, queryset):
-        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
-            parse_id(value, what="selected row")
-        return super().response_action(request, queryset)
-
-
-def _lookup_problem(exc: IncorrectLookupParameters) -> str:
-    cause = exc.args[0] if exc.args else None
-    if isinstance(cause, ValidationError):
-        return " ".join(cause.messages)
-    if cause is None:
-        return "there is no such page."  # Django's paginator found none
-    return str(cause)
 
 
 class WindowPaginator(Paginator):
@@ -127,7 +103,7 @@ class ConversationAdmin(WebchatAdmin):
         "provider",
         ModelOrAgentFilter,
         "origin",
-        WidgetFilter,
+        # here: the widget filter (widgets/filters.py adds it; we do not import widgets)
         "last_status",
         bucket_filter("message_count", "messages", [0, 10, 100]),
         bucket_filter("tokens_out", "tokens out", [0, 1_000, 10_000, 100_000]),
@@ -361,41 +337,6 @@ def delete_everywhere(modeladmin, request, queryset: QuerySet):
         level = messages.SUCCESS if outcome.deleted else messages.ERROR
         modeladmin.message_user(request, str(outcome), level)
     return None
-
-
-class AuditedAdmin(WebchatAdmin):
-    """Every add, change and delete made through this admin also goes to the audit trail."""
-
-    def log_addition(self, request, obj, message):
-        entry = super().log_addition(request, obj, message)
-        _audit_log_entry(request, AuditAction.ADD, obj, entry)
-        return entry
-
-    def log_change(self, request, obj, message):
-        entry = super().log_change(request, obj, message)
-        _audit_log_entry(request, AuditAction.CHANGE, obj, entry)
-        return entry
-
-    def log_deletions(self, request, queryset):
-        for obj in queryset:
-            audit.record(
-                AuditAction.DELETE,
-                f"Deleted {obj._meta.verbose_name} “{obj}”",
-                request=request,
-                target=obj,
-            )
-        return super().log_deletions(request, queryset)
-
-
-def _audit_log_entry(request, action: AuditAction, obj, entry) -> None:
-    what = entry.get_change_message() if entry is not None else ""
-    verb = "Added" if action == AuditAction.ADD else "Changed"
-    audit.record(
-        action,
-        f"{verb} {obj._meta.verbose_name} “{obj}”" + (f": {what}" if what else ""),
-        request=request,
-        target=obj,
-    )
 
 
 class ReadOnlyAdmin(WebchatAdmin):

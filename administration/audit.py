@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from administration.models import AuditAction, AuditEntry
+from webchat.addresses import client_address
 
 
 def record(
@@ -32,9 +33,6 @@ def record(
     )
 
 
-def client_address(request: HttpRequest | None) -> str | None:
-    # REMOTE_ADDR: behind a proxy, the proxy must pass the client's address through to daphne
-    # (daphne --proxy-headers), never a header a client can set itself.
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+def record_admin_change(request: HttpRequest, action: str, obj, summary: str) -> None:
+    """What `webchat.admin_base.AuditedAdmin` writes (handed over in administration/admin.py)."""
+    record(AuditAction(action), summary, request=request, target=obj)

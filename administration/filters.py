@@ -1,16 +1,15 @@
-"""A from/to date filter for the admin's right-hand filter column."""
+"""The filters of the admin's right-hand column (the widget filter is in widgets/filters.py)."""
 
 from __future__ import annotations
 
 import datetime
 import itertools
-import re
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from conversations.choices import available_choices
+from webchat.admin_base import COUNT, bad_filter_value
 
 
 class DateRangeFilter(admin.FieldListFilter):
@@ -65,16 +64,7 @@ def _day(value) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise _bad(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-# ASCII digits only: str.isdigit() also says yes to "²", which int() refuses.
-_COUNT = re.compile(r"[0-9]{1,18}")
-
-
-def _bad(message: str) -> admin.options.IncorrectLookupParameters:
-    """What a filter raises for a value it cannot use (the admin answers 400 with `message`)."""
-    return admin.options.IncorrectLookupParameters(ValidationError(message + "."))
+        raise bad_filter_value(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _midnight(day: datetime.date) -> datetime.datetime:
@@ -147,8 +137,10 @@ def bucket_filter(field: str, title: str, edges: list[int]) -> type[admin.Simple
             if not self.value():
                 return queryset
             low, dash, high = self.value().partition("-")
-            if not _COUNT.fullmatch(low) or (high and not _COUNT.fullmatch(high)):
-                raise _bad(f"{self.value()!r} is not a range of {title} (such as 1-10 or 11-)")
+            if not COUNT.fullmatch(low) or (high and not COUNT.fullmatch(high)):
+                raise bad_filter_value(
+                    f"{self.value()!r} is not a range of {title} (such as 1-10 or 11-)"
+                )
             if not dash:
                 return queryset.filter(**{field: int(low)})
             bounds = {f"{field}__gte": int(low)}
@@ -158,22 +150,3 @@ def bucket_filter(field: str, title: str, edges: list[int]) -> type[admin.Simple
 
     Buckets.title = title
     return Buckets
-
-
-class WidgetFilter(admin.SimpleListFilter):
-    """The widgets (a short table), not a DISTINCT over every conversation."""
-
-    title = "widget"
-    parameter_name = "widget"
-
-    def lookups(self, request, model_admin):
-        from widgets.models import Widget
-
-        return [(str(w.pk), w.name) for w in Widget.objects.order_by("name")]
-
-    def queryset(self, request, queryset):
-        if not self.value():
-            return queryset
-        if not _COUNT.fullmatch(self.value()):
-            raise _bad(f"{self.value()!r} is not the number of a widget")
-        return queryset.filter(widget_id=int(self.value()))

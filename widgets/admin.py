@@ -11,8 +11,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from administration.admin import AuditedAdmin
+from webchat.admin_base import AuditedAdmin, add_list_filter
+from widgets.filters import WidgetFilter
 from widgets.models import LimitHit, Widget
+
+# The conversation list (administration's admin) filters by widget, right after the origin.
+add_list_filter("conversations.Conversation", WidgetFilter, after="origin")
 
 
 class LimitHitInline(admin.TabularInline):

@@ -16,8 +16,8 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from administration.audit import client_address
 from conversations.services import Refused
+from webchat.addresses import client_address
 from widgets import limits, origins, tokens
 from widgets.models import PUBLIC_KEY, Widget
 
