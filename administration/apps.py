@@ -1,7 +1,28 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
+from django.db import router
+from django.db.models.signals import post_migrate
 
 
 class AdministrationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "administration"
     verbose_name = "Administration"
+
+    def ready(self):
+        # The roles are kept in step with administration/roles.py after every migrate (and
+        # every test flush), rather than made once by a migration importing live code.
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="administration.roles")
+
+
+def _sync_roles(sender, using, apps=global_apps, **kwargs):
+    # As Django's own create_permissions: only once auth's tables are there, on this database.
+    try:
+        group = apps.get_model("auth", "Group")
+    except LookupError:
+        return
+    if not router.allow_migrate_model(using, group):
+        return
+    from administration.roles import sync_roles
+
+    sync_roles(using=using)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import DEFAULT_DB_ALIAS
+
 REVIEWERS = "Transcript reviewers"
 OPERATORS = "Operators"
 
@@ -21,13 +23,21 @@ ROLES = {
 }
 
 
-def sync_roles(group_model, permission_model) -> None:
-    """Create the role groups (or reset their permissions); models passed in for migrations."""
+def sync_roles(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create the role groups (or reset their permissions to these). Run after every migrate
+    (administration/apps.py), so a change here reaches every database on its next migrate."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    # Django makes permissions after migrate, app by app: the roles need theirs now.
+    for label in {app for codenames in ROLES.values() for app, _ in codenames}:
+        create_permissions(apps.get_app_config(label), verbosity=0, using=using)
     for name, codenames in ROLES.items():
-        group, _ = group_model.objects.get_or_create(name=name)
+        group, _ = Group.objects.using(using).get_or_create(name=name)
         group.permissions.set(
             [
-                permission_model.objects.get(content_type__app_label=app, codename=codename)
+                Permission.objects.using(using).get(content_type__app_label=app, codename=codename)
                 for app, codename in codenames
             ]
         )

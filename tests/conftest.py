@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,6 +15,26 @@ from upstream import clients
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Whole files marked `slow` (`pytest -m "not slow"` leaves them out): each test starts a browser,
+# real server processes or several of them. Slow tests elsewhere carry @pytest.mark.slow.
+SLOW_FILES = (
+    "e2e/",
+    "test_multiprocess.py",
+    "test_multiprocess_faults.py",
+    "test_new_chat_server.py",
+    "test_postgresql_input.py",
+    "test_serve_shutdown.py",
+    "test_websocket_server.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        if item.path.relative_to(tests).as_posix().startswith(SLOW_FILES):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -80,12 +101,8 @@ def erin(django_user_model):
 
 
 def _staff_in_role(user_model, name: str, role: str):
-    from django.contrib.auth.models import Group, Permission
+    from django.contrib.auth.models import Group
 
-    from administration.roles import sync_roles
-
-    # The roles come from a migration, and transactional tests flush what migrations made.
-    sync_roles(Group, Permission)
     user = user_model.objects.create_user(
         name, f"{name}@example.com", f"{name}-password-1", is_staff=True
     )

@@ -3,8 +3,6 @@ than the session it was opened with (sign-out, a new password, a deactivated acc
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -13,10 +11,10 @@ from django.test import Client
 
 from conversations import services
 from conversations.choices import choice_for
+from tests.sockets import WITHIN, receive
 from webchat.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
-WITHIN = 15
 
 
 async def signed_in_client(user) -> Client:
@@ -44,10 +42,6 @@ async def open_socket(
     )
     connected, _ = await communicator.connect(timeout=WITHIN)
     return communicator, connected
-
-
-async def receive(communicator) -> dict:
-    return json.loads(await communicator.receive_from(timeout=WITHIN))
 
 
 async def closed_with(communicator) -> int:

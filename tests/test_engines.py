@@ -64,6 +64,7 @@ def test_settings_switch_to_postgresql_and_redis(scratch_database):
     assert result.stdout.split() == ["postgresql", "RedisChannelLayer", "RedisCache"]
 
 
+@pytest.mark.slow
 def test_migrations_apply_on_postgresql(scratch_database):
     env = {"DATABASE_URL": scratch_database}
     migrated = manage("migrate", "--noinput", env=env)

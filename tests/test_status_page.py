@@ -14,9 +14,9 @@ import time
 import httpx
 import pytest
 
-from conversations.management.commands import serve
 from emulator.process import ROOT, stop_process
 from upstream import clients
+from webchat.management.commands import serve
 
 
 @pytest.fixture
@@ -135,6 +135,7 @@ def test_the_emulator_starts_without_a_secret_key():
         stop_process(proc)
 
 
+@pytest.mark.slow
 def test_run_command_serves_the_page_and_the_emulator_with_no_keys(tmp_path):
     """`manage.py serve` as the README runs it: no keys, so both providers are emulated."""
     env = {

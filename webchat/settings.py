@@ -19,6 +19,14 @@ from webchat.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+
+def _shipped(folder: str) -> Path:
+    """templates/, static/ or locale/: inside this package when installed from the wheel
+    (setup.py puts them there), beside the apps in a checkout."""
+    installed = Path(__file__).resolve().parent / folder
+    return installed if installed.is_dir() else BASE_DIR / folder
+
+
 # The run command sets WEBCHAT_DEMO=1: it then works with no configuration at all.
 DEMO = env_bool("WEBCHAT_DEMO", False)
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -45,6 +53,8 @@ INSTALLED_APPS = [
     "widgets",
     "emulator",
     "axes",
+    # Last: the project's own commands (`serve`), above every app (webchat/apps.py).
+    "webchat",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +82,7 @@ ASGI_APPLICATION = "webchat.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [_shipped("templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -101,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 # The widget speaks its visitors' language: English and French are shipped (locale/).
 LANGUAGES = [("en", "English"), ("fr", "Français")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [_shipped("locale")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -111,7 +121,7 @@ LOGIN_REDIRECT_URL = "conversations:index"
 LOGOUT_REDIRECT_URL = "login"
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [_shipped("static")]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 # WhiteNoise serves hashed, pre-compressed files under daphne (nothing else would).
 STORAGES = {

@@ -165,6 +165,7 @@ def test_filters_by_provider_origin_status_and_date_range(carol, alice):
     assert refused.status_code == 400 and "is not a date (YYYY-MM-DD)" in refused.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["list", "search", "transcript"])
 def test_queries_do_not_grow_with_the_number_of_conversations(carol, alice, page):
     client = signed_in(carol)

@@ -215,6 +215,7 @@ def peaks(owner, exporter) -> tuple[int, int]:
     return few, peak()
 
 
+@pytest.mark.slow
 def test_json_memory_stays_flat_as_conversations_grow_tenfold(alice):
     few, lots = peaks(alice, exports.iter_json)
     # Each added conversation holds 6 KB of text: keeping them would add that much apiece.
@@ -222,6 +223,7 @@ def test_json_memory_stays_flat_as_conversations_grow_tenfold(alice):
     assert (lots - few) / 1800 < 1024, (few, lots)
 
 
+@pytest.mark.slow
 def test_markdown_zip_memory_grows_only_by_the_zip_directory(alice):
     few, lots = peaks(alice, exports.iter_markdown_zip)
     # A zip lists every file at its end, so the writer keeps each file's name and offset until

@@ -33,6 +33,7 @@ def test_sign_in_is_locked_per_user_and_address_after_repeated_failures(url, car
     assert response.status_code == 302 and "_auth_user_id" in elsewhere.session
 
 
+@pytest.mark.slow
 def test_check_deploy_is_clean_with_the_documented_production_settings():
     env = {
         key: value

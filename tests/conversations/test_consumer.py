@@ -2,63 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 from django.utils import timezone
 
-from conversations import replies, services
+from conversations import leases, registry, services
 from conversations.choices import choice_for
 from conversations.models import Message, MessageStatus
 from conversations.rendering import snapshot_html
 from emulator.assistant import compose_reply
 from emulator.knobs import strip_directives
-from webchat.asgi import application
+from tests.sockets import PROVIDERS, WITHIN, new_conversation, receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
-
-CHOICES = {"orq": "orq:model:openai/gpt-4o", "mistral": "mistral:model:mistral-small-latest"}
-PROVIDERS = list(CHOICES)
-WITHIN = 15  # seconds any one receive may take before the test fails instead of hanging
-
-
-async def session_cookie(user) -> bytes:
-    client = Client()
-    await sync_to_async(client.force_login)(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def socket_for(conversation_id, user=None, origin=b"http://localhost"):
-    headers = [(b"origin", origin), (b"host", b"localhost")]
-    if user is not None:
-        headers.append((b"cookie", await session_cookie(user)))
-    communicator = WebsocketCommunicator(
-        application, f"/ws/conversations/{conversation_id}/", headers=headers
-    )
-    connected, code = await communicator.connect(timeout=WITHIN)
-    return communicator, connected, code
-
-
-async def receive(communicator) -> dict:
-    return json.loads(await communicator.receive_from(timeout=WITHIN))
-
-
-async def until(communicator, kind: str) -> tuple[list[dict], dict]:
-    """Frames received before the first of `kind`, and that frame."""
-    before = []
-    while True:
-        frame = await receive(communicator)
-        if frame["type"] == kind:
-            return before, frame
-        before.append(frame)
-
-
-async def new_conversation(owner, provider: str):
-    return await services.conversation_create(owner=owner, choice=choice_for(CHOICES[provider]))
 
 
 class Browser:
@@ -112,7 +69,7 @@ async def test_a_streamed_reply_equals_the_emulators_text(provider, alice):
     title = await receive(socket)
     assert title["type"] == "title" and title["title"]
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_stop_cancels_upstream_and_keeps_the_partial_text(alice):
@@ -134,7 +91,7 @@ async def test_stop_cancels_upstream_and_keeps_the_partial_text(alice):
     assert reply.text and full.startswith(reply.text) and len(reply.text) < len(full)
     assert "Stopped" in done["html"]
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -158,9 +115,10 @@ async def test_upstream_failure_mid_stream_keeps_the_partial_text(provider, alic
     assert "Retry" in done["html"] and reply.error in done["html"]
     assert "chunked" not in done["html"] and "peer closed" not in done["html"]
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
+@pytest.mark.slow
 async def test_reconnect_mid_reply_resumes_with_no_gap_or_duplicate(alice):
     conversation = await new_conversation(alice, "orq")
     first, _, _ = await socket_for(conversation.pk, alice)
@@ -185,7 +143,7 @@ async def test_reconnect_mid_reply_resumes_with_no_gap_or_duplicate(alice):
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply(strip_directives(text), tokens=120).full_text
     await second.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_closing_the_tab_does_not_lose_the_reply(alice):
@@ -195,7 +153,7 @@ async def test_closing_the_tab_does_not_lose_the_reply(alice):
     await socket.send_json_to({"type": "send", "text": "[[emulator tokens_per_second=200]] Bye"})
     await receive(socket)
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     reply = await Message.objects.filter(conversation=conversation, role="assistant").alast()
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply("Bye").full_text
@@ -244,7 +202,7 @@ async def test_the_send_rate_is_limited_per_user(alice, settings):
     assert "1 messages a minute" in frame["message"]
     assert await Message.objects.filter(conversation=conversation, role="user").acount() == 1
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_regenerate_replaces_the_last_reply(alice):
@@ -262,7 +220,7 @@ async def test_regenerate_replaces_the_last_reply(alice):
     assert messages[1].pk == second["id"]
     assert messages[1].text == compose_reply("First").full_text
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -288,7 +246,7 @@ async def test_edit_an_earlier_message_continues_from_there(provider, alice):
     await conversation.arefresh_from_db()
     assert conversation.superseded_upstream_ids, "the old upstream conversation is kept to delete"
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_one_reply_at_a_time(alice):
@@ -303,7 +261,7 @@ async def test_one_reply_at_a_time(alice):
     await socket.send_json_to({"type": "stop"})
     await until(socket, "done")
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 @pytest.mark.parametrize("choice", ["orq:agent:demo", "mistral:agent:demo"])
@@ -321,7 +279,7 @@ async def test_an_agents_tool_call_and_result_are_shown_compactly(choice, alice)
     assert reply.text == expected.full_text
     assert [p["kind"] for p in reply.tools] == ["tool_call", "tool_result"]
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_a_reply_whose_lease_ran_out_is_marked_interrupted_with_its_text(alice):
@@ -353,6 +311,6 @@ async def test_a_live_reply_of_another_process_is_left_alone(alice):
         runner="another-process",
         lease_until=timezone.now() + timedelta(seconds=30),
     )
-    assert await replies.mark_expired_interrupted() == 0
+    assert await leases.mark_expired_interrupted() == 0
     await live.arefresh_from_db()
     assert live.status == MessageStatus.STREAMING

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import replies
+from conversations import leases, registry
 from conversations.models import Message, MessageStatus
-from tests.conversations.test_consumer import new_conversation, receive, socket_for, until
+from tests.sockets import new_conversation, receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
 
@@ -34,6 +34,7 @@ async def orphaned_reply(conversation, *, lease_seconds: float) -> Message:
     )
 
 
+@pytest.mark.slow
 async def test_a_snapshot_asked_of_a_dead_process_after_its_lease_ran_out_is_final(alice):
     """The socket asks the dead runner, gets no answer, and by then the lease has run out:
     the fallback snapshot must be the interrupted reply, not a "writing" one nobody writes."""
@@ -56,6 +57,7 @@ async def test_a_snapshot_asked_of_a_dead_process_after_its_lease_ran_out_is_fin
     await socket.disconnect()
 
 
+@pytest.mark.slow
 async def test_a_page_watching_a_reply_whose_process_died_is_told_when_it_ends(alice):
     """Whoever marks the reply interrupted (a sweeper, any process) tells every open page."""
     conversation = await new_conversation(alice, "mistral")
@@ -65,7 +67,7 @@ async def test_a_page_watching_a_reply_whose_process_died_is_told_when_it_ends(a
     await Message.objects.filter(pk=reply.pk).aupdate(
         lease_until=timezone.now() - timedelta(seconds=1)
     )
-    assert await replies.mark_expired_interrupted() == 1
+    assert await leases.mark_expired_interrupted() == 1
     _, done = await until(socket, "done")
     assert done["id"] == reply.pk and done["status"] == "interrupted"
     assert "status-interrupted" in done["html"] and "The first half of" in done["html"]
@@ -83,14 +85,14 @@ async def test_shutdown_leaves_a_reply_that_is_saving_its_end_to_finish(alice):
     )
     await until(socket, "delta")
     reply = await Message.objects.aget(conversation=conversation, status=MessageStatus.STREAMING)
-    live = replies.live_reply(reply.pk)
+    live = registry.live_reply(reply.pk)
     live.finishing = True  # as `_run` sets it before `_finish`
-    tasks = replies.interrupt_all_here()
+    tasks = registry.interrupt_all_here()
     assert tasks and all(task.cancelling() == 0 for task in tasks)
     assert not live.shutting_down
     live.finishing = False
-    await replies.stop(conversation)
+    await registry.stop(conversation)
     _, done = await until(socket, "done")
     assert done["status"] == "stopped"
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()

@@ -14,11 +14,11 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from conversations import replies
+from conversations import leases, registry
 from conversations.models import Conversation, Message, MessageStatus
 from emulator.assistant import compose_reply
 from emulator.knobs import strip_directives
-from tests.conversations.test_consumer import (
+from tests.sockets import (
     WITHIN,
     new_conversation,
     receive,
@@ -65,6 +65,7 @@ async def eventually(check, seconds: float = 5.0):
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_the_text_so_far_is_saved_while_streaming(alice, quick_saves):
     conversation = await new_conversation(alice, "mistral")
     text = "[[emulator tokens_per_second=30 tokens=90]] Save as you go"
@@ -84,9 +85,10 @@ async def test_the_text_so_far_is_saved_while_streaming(alice, quick_saves):
     assert reply.status == MessageStatus.COMPLETE and reply.text == full
     assert reply.seq == done["seq"]
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
+@pytest.mark.slow
 async def test_a_silent_upstream_keeps_its_lease(alice, settings):
     # The upstream says nothing for longer than a lease (a model thinking, a slow tool).
     settings.WEBCHAT_LEASE_SECONDS = 1
@@ -97,13 +99,13 @@ async def test_a_silent_upstream_keeps_its_lease(alice, settings):
     await socket.send_json_to({"type": "send", "text": "[[emulator first_event_delay=2.5]] Hm"})
     await receive(socket)  # the turn
     for _ in range(25):
-        assert await replies.mark_expired_interrupted() == 0
+        assert await leases.mark_expired_interrupted() == 0
         await asyncio.sleep(0.1)
     _, done = await until(socket, "done")
     reply = await Message.objects.aget(pk=done["id"])
     assert reply.status == MessageStatus.COMPLETE
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_a_reply_another_process_marked_interrupted_is_not_overwritten(alice, quick_saves):
@@ -116,7 +118,7 @@ async def test_a_reply_another_process_marked_interrupted_is_not_overwritten(ali
     await Message.objects.filter(pk=reply.pk).aupdate(
         status=MessageStatus.INTERRUPTED, text="judged dead", lease_until=None
     )
-    await asyncio.wait_for(replies.wait_all(), WITHIN)
+    await asyncio.wait_for(registry.wait_all(), WITHIN)
     await reply.arefresh_from_db()
     assert (reply.status, reply.text) == (MessageStatus.INTERRUPTED, "judged dead")
     await socket.disconnect()
@@ -137,7 +139,7 @@ async def test_a_stop_asked_for_in_the_database_stops_the_reply(alice, quick_sav
     )
     assert done["id"] == reply.pk
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_stopping_twice_keeps_the_partial_text(alice):
@@ -152,7 +154,7 @@ async def test_stopping_twice_keeps_the_partial_text(alice):
     full = compose_reply(strip_directives(text), tokens=300).full_text
     assert reply.text and full.startswith(reply.text) and len(reply.text) < len(full)
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_deleting_the_conversation_mid_reply_ends_the_runner_quietly(alice, quick_saves):
@@ -162,7 +164,7 @@ async def test_deleting_the_conversation_mid_reply_ends_the_runner_quietly(alice
     )
     await Conversation.objects.filter(pk=conversation.pk).adelete()
     # The next save matches no row: the runner stops well before the 10 s the stream would take.
-    await asyncio.wait_for(replies.wait_all(), 3)
+    await asyncio.wait_for(registry.wait_all(), 3)
     assert not await Message.objects.filter(conversation_id=conversation.pk).aexists()
     await socket.disconnect()
 
@@ -180,7 +182,7 @@ async def test_regenerating_counts_toward_the_send_rate(alice, settings):
     reply = await Message.objects.filter(conversation=conversation, role="assistant").alast()
     assert reply.pk == done["id"], "the reply was not replaced"
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_an_orq_edit_refused_mid_reply_keeps_the_upstream_conversation(alice):
@@ -205,9 +207,10 @@ async def test_an_orq_edit_refused_mid_reply_keeps_the_upstream_conversation(ali
     await socket.send_json_to({"type": "stop"})
     await until(socket, "done")
     await socket.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
+@pytest.mark.slow
 async def test_a_snapshot_asked_for_twice_from_another_process_is_sent_once(alice):
     # The runner is "another process" that never answers: the socket falls back to the row.
     conversation = await new_conversation(alice, "mistral")
@@ -246,7 +249,7 @@ async def test_frames_reach_this_processs_sockets_without_the_channel_layer(alic
         assert reply.status == MessageStatus.COMPLETE
     await socket.disconnect()
     await watcher.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_a_session_from_before_a_password_change_is_refused(alice):

@@ -369,3 +369,25 @@ def test_signing_out_in_one_tab_ends_the_chat_in_the_other(page: Page, live_webc
     expect(other.locator("#connection")).to_have_text("")
     other.get_by_role("button", name="Sign out").click()
     expect(page.locator("#connection")).to_have_text("Sign in again.")
+
+
+def test_editing_a_message_uses_the_servers_form(page: Page, live_webchat):
+    one_exchange(page, live_webchat, "Name a colour")
+    message = page.locator(".message.user").last
+    message.get_by_role("button", name="Edit this message").click()
+    field = message.get_by_label("Edit message")  # the label the server rendered
+    expect(field).to_be_focused()
+    expect(field).to_have_value("Name a colour")
+    message.get_by_role("button", name="Cancel").click()
+    expect(message.locator(".edit-form")).to_have_count(0)
+    expect(message.locator(".user-text")).to_have_text("Name a colour")
+
+    message.get_by_role("button", name="Edit this message").click()
+    field = message.get_by_label("Edit message")
+    field.fill("Name a fruit")
+    page.get_by_role("button", name="Send edit").click()
+    edited = page.locator(".message.user")
+    expect(edited).to_have_count(1)
+    expect(edited.last.locator(".user-text")).to_have_text("Name a fruit")
+    expect(page.locator(".edit-form")).to_have_count(0)
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)

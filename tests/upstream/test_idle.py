@@ -54,6 +54,7 @@ def brisk_emulator() -> Iterator[str]:
     thread.join(10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [make_mistral, make_orq], ids=["mistral", "orq"])
 async def test_a_stream_sent_as_the_emulator_closes_the_idle_connection_goes_out_again(
     brisk_emulator, make
@@ -86,6 +87,7 @@ async def test_a_plain_post_sent_as_the_emulator_closes_the_idle_connection_goes
         await client.http.aclose()
 
 
+@pytest.mark.slow
 async def test_our_idle_connections_are_let_go_before_the_emulator_closes_them(emulator_url):
     # The emulator as `manage.py emulator` runs it closes an idle connection after its timeout.
     closed_after = await _idle_close_after(emulator_url)

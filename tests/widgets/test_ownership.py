@@ -16,9 +16,10 @@ from django.urls import reverse
 
 from administration import exports, retention, users
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations import replies, services
+from conversations import registry, services
 from conversations.models import Conversation, DailyUsage, Message
-from tests.widgets.test_socket import WITHIN, signed_in, until
+from tests.sockets import WITHIN, until
+from tests.widgets.test_socket import signed_in
 from webchat.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -32,7 +33,7 @@ async def visitor_conversation(widget) -> Conversation:
     await communicator.send_json_to({"type": "send", "text": QUESTION})
     await until(communicator, "done")
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     conversation = await Conversation.objects.aget(widget=widget)
     await sync_to_async(Conversation.objects.filter(pk=conversation.pk).update)(
         title="Parcel zebra-42"
@@ -125,7 +126,7 @@ async def test_a_visitors_messages_never_count_against_the_owners_send_limit(
         await communicator.send_json_to({"type": "send", "text": text})
         await until(communicator, "done")
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     # The owner has sent nothing: their one message a minute is still theirs to send.
     await services.check_send_rate_async(alice)
     with pytest.raises(services.Refused):

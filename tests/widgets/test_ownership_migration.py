@@ -110,10 +110,12 @@ def check(result: dict) -> None:
     }
 
 
+@pytest.mark.slow
 def test_the_migration_gives_visitors_conversations_and_usage_to_the_widget_on_sqlite(tmp_path):
     check(migrate_and_read(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(databases=[])
 def test_the_migration_gives_visitors_conversations_and_usage_to_the_widget_on_postgresql(
     scratch_database,

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from conversations import replies
+from conversations import registry
 from conversations.models import Conversation, Message
+from tests.sockets import WITHIN, receive, until
 from tests.widgets.conftest import SITE
 from webchat.asgi import application
 from widgets import tokens
 from widgets.models import LimitHit, Widget
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
-WITHIN = 15
 
 
 def token_for(widget, origin=SITE, visitor="anon:test-visitor") -> str:
@@ -32,19 +30,6 @@ async def socket(widget_key: str):
     connected, _ = await communicator.connect(timeout=WITHIN)
     assert connected
     return communicator
-
-
-async def receive(communicator) -> dict:
-    return json.loads(await communicator.receive_from(timeout=WITHIN))
-
-
-async def until(communicator, kind: str) -> tuple[list[dict], dict]:
-    before = []
-    while True:
-        frame = await receive(communicator)
-        if frame["type"] == kind:
-            return before, frame
-        before.append(frame)
 
 
 async def signed_in(widget, **auth):
@@ -86,7 +71,7 @@ async def test_a_visitor_chats_and_the_reply_streams(widget):
     assert conversation.started_on == f"{SITE}/pricing"
     assert conversation.owner_id is None  # the widget's, not its owner's
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     # Coming back (another page, another day): the same conversation, with its messages.
     again = await socket(widget.public_key)
     await again.send_json_to({"type": "auth", "token": token_for(widget), "origin": SITE})
@@ -109,7 +94,7 @@ async def test_a_visitor_cannot_choose_the_model_or_agent(widget):
     reply = await Message.objects.aget(conversation=conversation, role="assistant")
     assert reply.model == "mistral-small-latest"
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_without_a_good_token_nothing_is_opened(widget, bob):
@@ -190,7 +175,7 @@ async def test_the_token_budget_counts_what_replies_used_today(widget):
     assert "limit" in error["message"]
     assert await Message.objects.filter(conversation__widget=widget, role="user").acount() == 1
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_new_conversation_starts_afresh(widget):
@@ -208,7 +193,7 @@ async def test_new_conversation_starts_afresh(widget):
     await until(communicator, "done")
     assert await Conversation.objects.filter(widget=widget).acount() == 2
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and_usage(
@@ -224,7 +209,7 @@ async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and
     await communicator.send_json_to({"type": "send", "text": "hello from the shop"})
     await until(communicator, "done")
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     usage = await DailyUsage.objects.aget(widget=widget)
     assert (usage.origin, usage.replies) == ("widget", 1)
 
@@ -261,7 +246,7 @@ async def test_a_verified_visitor_finds_their_conversation_on_another_device(wid
     await phone.send_json_to({"type": "send", "text": "started on my phone"})
     await until(phone, "done")
     await phone.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
     # Another device: another token, issued later, for the same signed-in user.
     laptop = await socket(widget.public_key)
     await laptop.send_json_to(
@@ -339,7 +324,7 @@ async def test_opening_the_widget_and_new_make_nothing_until_the_first_message(
     _, snapshot = await until(communicator, "snapshot")
     assert snapshot["id"] is not None
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_new_costs_nothing_against_the_limits(widget):
@@ -353,7 +338,7 @@ async def test_new_costs_nothing_against_the_limits(widget):
     assert not await LimitHit.objects.filter(widget=widget).aexists()
     assert await Conversation.objects.filter(widget=widget).acount() == 1
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 # --- whatever arrives gets a clear answer -------------------------------------------------------
@@ -412,7 +397,7 @@ async def test_a_page_that_is_not_a_page_of_the_site_is_not_recorded(widget, pag
     await until(communicator, "done")
     assert (await Conversation.objects.aget(widget=widget)).started_on == ""
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
 
 
 async def test_a_first_message_refused_while_restarting_leaves_no_conversation(
@@ -437,4 +422,4 @@ async def test_a_first_message_refused_while_restarting_leaves_no_conversation(
     await until(communicator, "done")
     assert await Conversation.objects.filter(widget=widget).acount() == 1
     await communicator.disconnect()
-    await replies.wait_all()
+    await registry.wait_all()
