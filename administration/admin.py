@@ -34,7 +34,6 @@ from django.utils.safestring import mark_safe
 
 from administration import (
     audit,
-    deletion,
     exports,
     imports,
     owners,
@@ -51,6 +50,7 @@ from administration.filters import (
     bucket_filter,
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
+from conversations import deletion
 from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
 from webchat.admin_base import AuditedAdmin, WebchatAdmin, keep_audit_trail_with
 from webchat.badinput import BadInput
@@ -77,10 +77,6 @@ class WindowPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self.object_list.values("pk")[: self.limit].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count >= self.limit
 
 
 @admin.register(Conversation)
@@ -317,16 +313,8 @@ def _export(request, queryset, kind: str) -> StreamingHttpResponse:
 
 
 def _delete_and_audit(request, conversations) -> list[deletion.Outcome]:
-    outcomes = deletion.delete_everywhere(conversations, reason="admin")
-    for conversation, outcome in zip(conversations, outcomes, strict=True):
-        audit.record(
-            AuditAction.DELETE,
-            ("Deleted " if outcome.deleted else "Could not delete ") + str(outcome),
-            request=request,
-            target=conversation,
-            detail={"upstream": outcome.upstream, "deleted": outcome.deleted},
-        )
-    return outcomes
+    # The action leaves the tombstone and the audit row (administration/deletion.py).
+    return deletion.delete_everywhere(conversations, reason=deletion.Reason.ADMIN, request=request)
 
 
 @admin.action(permissions=["delete"])

@@ -13,6 +13,12 @@ class AdministrationConfig(AppConfig):
         # The roles are kept in step with administration/roles.py after every migrate (and
         # every test flush), rather than made once by a migration importing live code.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="administration.roles")
+        # Every delete of a conversation (sidebar, admin, retention, erasure) leaves a
+        # tombstone and an audit row, written here: conversations may not import us.
+        from administration.deletion import keep_record
+        from conversations.deletion import keep_record_with
+
+        keep_record_with(keep_record)
 
 
 def _sync_roles(sender, using, apps=global_apps, **kwargs):

@@ -48,7 +48,7 @@ class AuditEntry(models.Model):
 
 
 class Tombstone(models.Model):
-    """A conversation deleted by an administrator, a retention purge or an erasure.
+    """A conversation deleted by its owner, an administrator, a retention purge or an erasure.
 
     What the retention rule keeps of a deleted conversation, and nothing more: that it existed,
     whose it was, where upstream (to prove or retry the delete there), why and when it went.

@@ -10,9 +10,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from administration import audit, deletion
+from administration import audit
 from administration.models import AuditAction
 from administration.owners import owner_label
+from conversations import deletion
 from conversations.models import Conversation, MessageStatus, Origin
 
 
@@ -84,7 +85,9 @@ def purge(*, request=None, batch: int = 200) -> list[deletion.Outcome]:
         if not chunk:
             break
         last_id = chunk[-1].pk
-        outcomes += deletion.delete_everywhere(chunk, reason="retention")
+        outcomes += deletion.delete_everywhere(
+            chunk, reason=deletion.Reason.RETENTION, request=request
+        )
     deleted = sum(o.deleted for o in outcomes)
     audit.record(
         AuditAction.PURGE,

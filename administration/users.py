@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from administration import audit, deletion
+from administration import audit
 from administration.models import AuditAction
+from conversations import deletion
 from conversations.models import DailyUsage
 
 
@@ -16,7 +17,9 @@ def erase_user_data(user, *, request=None) -> list[deletion.Outcome]:
     upstream delete failed are kept and named in the receipt, so it can be run again.
     """
     conversations = list(user.conversations.select_related("owner").order_by("id"))
-    outcomes = deletion.delete_everywhere(conversations, reason="erasure")
+    outcomes = deletion.delete_everywhere(
+        conversations, reason=deletion.Reason.ERASURE, request=request
+    )
     kept = [o for o in outcomes if not o.deleted]
     usage_rows = 0
     if not kept:

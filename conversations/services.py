@@ -15,7 +15,7 @@ from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations import shutdown
+from conversations import deletion, shutdown
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
@@ -164,16 +164,21 @@ async def conversation_rename(*, conversation: Conversation, title: str) -> Conv
     return conversation
 
 
-async def conversation_delete(*, conversation: Conversation) -> None:
-    """Upstream first (gone already counts as deleted), then ours; a failure keeps ours."""
-    client = clients.orq() if conversation.provider == "orq" else clients.mistral()
-    ids = [conversation.upstream_id, *conversation.superseded_upstream_ids]
-    for upstream_id in filter(None, ids):
-        try:
-            await client.delete_conversation(upstream_id)
-        except NotFound:
-            pass
-    await conversation.adelete()
+async def conversation_delete(*, conversation: Conversation, by=None, request=None) -> None:
+    """Upstream first (gone already counts as deleted), then ours; a failure keeps ours and
+    raises the upstream error (the view says it).
+
+    `by`: its owner deleting it (the sidebar; `request` gives the address): it leaves a
+    tombstone and an audit row (reason "user"), as every delete does (conversations/deletion.py).
+    Without `by` it takes back a conversation just made and never used (a first message
+    refused, here or in the widget): nobody deleted it, so nothing is kept of it.
+    """
+    if by is None:
+        await deletion.discard(conversation)
+        return
+    [outcome] = await deletion.adelete_everywhere([conversation], deletion.Reason.USER, request, by)
+    if outcome.error is not None:
+        raise outcome.error
 
 
 async def conversation_set_title(*, conversation: Conversation, first_message: str) -> str | None:

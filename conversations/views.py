@@ -226,11 +226,11 @@ def _row(request, conversation):
 async def conversation_delete(request, pk):
     conversation = await _owned(request, pk)
     was_open = _is_current(request, conversation)
-    await services.conversation_delete(conversation=conversation)
+    user = await request.auser()
+    await services.conversation_delete(conversation=conversation, by=user, request=request)
     if not request.htmx:
         return redirect("conversations:index")
     if was_open:
-        user = await request.auser()
         context = await _sync_page_context(request, user, None)
         response = render(request, f"{PAGE}#deleted-open", context)
         return push_url(response, reverse("conversations:index"))
