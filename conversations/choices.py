@@ -49,11 +49,23 @@ def default_choice() -> Choice | None:
     return choice_for(settings.WEBCHAT_DEFAULT_CHOICE) or next(iter(available_choices()), None)
 
 
-def choice_of(conversation) -> Choice | None:
-    kind, name = (
-        ("agent", conversation.agent) if conversation.agent else ("model", conversation.model)
+def kind_and_name(model: str, agent: str) -> tuple[str, str]:
+    """What a record that names a model or an agent talks to: the agent when it has one."""
+    return ("agent", agent) if agent else ("model", model)
+
+
+def configured_choice(provider: str, model: str, agent: str) -> Choice | None:
+    """The configured choice these stored fields name, or None when it is not offered (now)."""
+    kind, name = kind_and_name(model, agent)
+    return next(
+        (c for c in available_choices() if (c.provider, c.kind, c.name) == (provider, kind, name)),
+        None,
     )
-    return choice_for(f"{conversation.provider}:{kind}:{name}")
+
+
+def choice_of(record) -> Choice | None:
+    """The configured choice of a conversation or a widget (both store provider, model, agent)."""
+    return configured_choice(record.provider, record.model, record.agent)
 
 
 def grouped_choices() -> list[tuple[str, list[Choice]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conversations.models import provider_name
 from upstream.errors import (
     BadResponse,
     NotFound,
@@ -19,17 +20,11 @@ from upstream.errors import (
     UpstreamError,
 )
 
-PROVIDER_NAMES = {"orq": "Orq", "mistral": "Mistral"}
-
 
 @dataclass(frozen=True)
 class Explained:
     message: str  # for the person
     detail: str  # for the log and the admin's transcript
-
-
-def provider_name(key: str) -> str:
-    return PROVIDER_NAMES.get(key, "The provider")
 
 
 def explain(exc: UpstreamError, *, words: int = 0) -> Explained:

@@ -28,7 +28,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "new": ("client_id",),
 }
 REQUIRED = {"send": ("text",), "edit": ("id", "text")}
-TEXT_FIELDS = ("text", "token", "origin", "page")
 
 NOT_UNDERSTOOD = "That request was not understood."
 UNKNOWN = "Unknown request."

@@ -11,8 +11,18 @@ TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept
 
 
 class Provider(models.TextChoices):
+    # The label is the product's full name (lists, the admin); `provider_name` is the short one
+    # a sentence uses ("Orq no longer has this conversation").
     ORQ = "orq", "Orq.ai"
     MISTRAL = "mistral", "Mistral"
+
+
+SHORT_NAMES = {Provider.ORQ: "Orq", Provider.MISTRAL: "Mistral"}
+
+
+def provider_name(key: str) -> str:
+    """The provider's name in a sentence; "The provider" for a key we do not know."""
+    return SHORT_NAMES.get(key, "The provider")
 
 
 class Origin(models.TextChoices):
@@ -98,6 +108,10 @@ class Conversation(models.Model):
     @property
     def display_title(self) -> str:
         return self.title or "New conversation"
+
+    @property
+    def provider_name(self) -> str:
+        return provider_name(self.provider)
 
     @property
     def choice_label(self) -> str:

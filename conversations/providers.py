@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 
+from conversations.models import Provider
 from upstream import clients
 from upstream.errors import UpstreamError
 
@@ -29,7 +30,7 @@ def provider_statuses() -> list[ProviderStatus]:
     return [
         ProviderStatus(
             key="orq",
-            name="Orq.ai",
+            name=Provider.ORQ.label,
             base_url=settings.ORQ_BASE_URL,
             configured=bool(settings.ORQ_API_KEY),
             emulated=bool(emulator) and settings.ORQ_BASE_URL == emulator,
@@ -38,7 +39,7 @@ def provider_statuses() -> list[ProviderStatus]:
         ),
         ProviderStatus(
             key="mistral",
-            name="Mistral",
+            name=Provider.MISTRAL.label,
             base_url=settings.MISTRAL_BASE_URL,
             configured=bool(settings.MISTRAL_API_KEY),
             emulated=bool(emulator) and settings.MISTRAL_BASE_URL == emulator,

@@ -156,11 +156,6 @@ def compose_for(prompt: str, *, agent: bool, tokens: int | None, clock: bool) ->
     return dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
 
 
-def compose_usage(prompt: str, *, agent: bool = False, tokens: int | None = None) -> Usage:
-    """The usage numbers the emulator reports for this prompt."""
-    return compose_reply(prompt, agent=agent, tokens=tokens).usage
-
-
 def prompt_tokens(prompt: str) -> int:
     return max(1, len(prompt.split()))
 

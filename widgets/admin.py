@@ -27,9 +27,6 @@ class LimitHitInline(admin.TabularInline):
     max_num = 0
     ordering = ["-at"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request)
-
 
 @admin.register(Widget)
 class WidgetAdmin(AuditedAdmin):

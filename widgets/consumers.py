@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from conversations import services
-from conversations.choices import choice_for
+from conversations.choices import choice_of
 from conversations.consumers import CLOSE_NOT_FOUND, ChatConsumer
 from conversations.message_view import view_of
 from conversations.models import Conversation, Origin
@@ -143,10 +143,7 @@ class WidgetConsumer(ChatConsumer):
             await self.watch()
 
     def widget_choice(self):
-        kind, name = (
-            ("agent", self.widget.agent) if self.widget.agent else ("model", self.widget.model)
-        )
-        choice = choice_for(f"{self.widget.provider}:{kind}:{name}")
+        choice = choice_of(self.widget)
         if choice is None:
             raise services.Refused(_("This chat's assistant is not available right now."))
         return choice

@@ -113,13 +113,12 @@ class Widget(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from conversations.choices import available_choices
+        from conversations.choices import choice_of, kind_and_name
 
         if bool(self.model) == bool(self.agent):
             raise ValidationError("Choose a model or an agent (one of the two).")
-        kind, name = ("agent", self.agent) if self.agent else ("model", self.model)
-        offered = {(c.provider, c.kind, c.name) for c in available_choices()}
-        if (self.provider, kind, name) not in offered:
+        if choice_of(self) is None:
+            kind, name = kind_and_name(self.model, self.agent)
             raise ValidationError(
                 f"{self.get_provider_display()} {kind} {name!r} is not offered here."
             )

@@ -116,10 +116,3 @@ def verify_identity(identity: str, secret: str) -> tuple[str, str]:
     name = claims.get("name")
     name = name if isinstance(name, str) and name.isprintable() else ""
     return f"user:{user_id}", name[:100]
-
-
-def sign_identity(claims: dict, secret: str) -> str:
-    """What a site owner's server does (also used by tests and the demo host page)."""
-    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    signature = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
-    return f"{body}.{signature}"
