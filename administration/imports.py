@@ -14,6 +14,7 @@ from administration.models import AuditAction
 from conversations import services
 from conversations.choices import default_choice
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, Origin, Provider
+from conversations.providers import ADAPTERS, provider_for
 from upstream import clients
 from upstream.errors import UpstreamError
 from upstream.types import Conversation as UpstreamConversation
@@ -24,9 +25,6 @@ Progress = Callable[[int, int | None, str], None]
 
 # Orq's list takes at most 100 a page; Mistral's takes more, but 100 is plenty per request.
 PAGE_SIZE = 100
-
-# Orq's placeholder for a conversation nobody has named.
-ORQ_UNNAMED = "Untitled"
 
 
 class CannotImport(Exception):
@@ -134,11 +132,11 @@ def run_import(
 
 
 def _check_configured(provider: str) -> None:
-    keys = {"orq": settings.ORQ_API_KEY, "mistral": settings.MISTRAL_API_KEY}
-    if provider not in keys:
-        raise CannotImport(f"Unknown provider {provider!r}; choose orq or mistral.")
-    if not keys[provider]:
-        raise CannotImport(f"{provider.upper()}_API_KEY is not set.")
+    if provider not in ADAPTERS:
+        raise CannotImport(f"Unknown provider {provider!r}; choose {' or '.join(ADAPTERS)}.")
+    setting = provider_for(provider).api_key_setting
+    if not getattr(settings, setting):
+        raise CannotImport(f"{setting} is not set.")
 
 
 def _quiet(done: int, total: int | None, title: str) -> None:
@@ -156,34 +154,14 @@ async def _list(provider: str, summary: ImportSummary, report: Progress, page_si
         report(len(found), None, f"listing {label}")
 
     default = _default_model(provider)
-    if provider == "orq":
-        orq = clients.orq()
-        # Orq lists a conversation an agent speaks in only under that agent's id.
-        sources = [("standalone conversations", None, "")] + [
-            (f"agent {key}", agent_id, key) for key, agent_id in settings.ORQ_AGENTS.items()
-        ]
-        for label, entity_id, key in sources:
-            try:
-                async for conversation in orq.iter_conversations(
-                    entity_id=entity_id, page_size=page_size
-                ):
-                    model = "" if key else (conversation.model or default)
-                    add(conversation, model=model, agent=key, label=label)
-            except UpstreamError as exc:
-                summary.failed.append((f"(listing {label})", str(exc)))
-    else:
-        names = {agent_id: name for name, agent_id in settings.MISTRAL_AGENTS.items()}
+    for listing in provider_for(provider).import_listings(
+        page_size=page_size, default_model=default
+    ):
         try:
-            async for conversation in clients.mistral().iter_conversations(page_size=page_size):
-                if conversation.agent:
-                    # An agent not configured here keeps its id: readable, not continued.
-                    agent = names.get(conversation.agent, conversation.agent)
-                    add(conversation, model="", agent=agent, label="conversations")
-                else:
-                    model = conversation.model or default
-                    add(conversation, model=model, agent="", label="conversations")
+            async for conversation, model, agent in listing.rows:
+                add(conversation, model=model, agent=agent, label=listing.label)
         except UpstreamError as exc:
-            summary.failed.append(("(listing conversations)", str(exc)))
+            summary.failed.append((f"(listing {listing.label})", str(exc)))
     return list(found.values())
 
 
@@ -191,7 +169,7 @@ def _default_model(provider: str) -> str:
     choice = default_choice()
     if choice is not None and choice.provider == provider and choice.kind == "model":
         return choice.upstream
-    models = settings.ORQ_MODELS if provider == "orq" else settings.MISTRAL_MODELS
+    models = provider_for(provider).models()
     return models[0] if models else ""
 
 
@@ -213,9 +191,7 @@ def _known_ids(provider: str) -> set[str]:
 
 def _upstream_title(conversation: UpstreamConversation) -> str:
     title = " ".join(conversation.title.split())
-    if conversation.provider == "orq" and title == ORQ_UNNAMED:
-        return ""
-    return title[:TITLE_MAX_LENGTH]
+    return provider_for(conversation.provider).imported_title(title)[:TITLE_MAX_LENGTH]
 
 
 async def _import_one(found: Found, *, owner) -> int:

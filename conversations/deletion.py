@@ -134,7 +134,7 @@ async def _delete_upstream(conversation: Conversation) -> Outcome:
     ids = [i for i in (conversation.upstream_id, *conversation.superseded_upstream_ids) if i]
     if not ids:
         return Outcome(conversation.pk, True, "nothing upstream")
-    client = clients.orq() if conversation.provider == "orq" else clients.mistral()
+    client = conversation.adapter.client()
     gone = 0
     for upstream_id in ids:
         try:

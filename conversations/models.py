@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept to the same.
 
@@ -17,12 +18,12 @@ class Provider(models.TextChoices):
     MISTRAL = "mistral", "Mistral"
 
 
-SHORT_NAMES = {Provider.ORQ: "Orq", Provider.MISTRAL: "Mistral"}
-
-
 def provider_name(key: str) -> str:
     """The provider's name in a sentence; "The provider" for a key we do not know."""
-    return SHORT_NAMES.get(key, "The provider")
+    from conversations.providers import ADAPTERS  # the adapters import these models
+
+    adapter = ADAPTERS.get(key)
+    return adapter.name if adapter else "The provider"
 
 
 class Origin(models.TextChoices):
@@ -116,6 +117,18 @@ class Conversation(models.Model):
     @property
     def choice_label(self) -> str:
         return f"agent {self.agent}" if self.agent else self.model
+
+    @cached_property
+    def adapter(self):
+        """Its provider's adapter (`conversations/providers/`): all that differs by provider."""
+        from conversations.providers import provider_for  # the adapters import these models
+
+        return provider_for(self.provider)
+
+    @property
+    def capabilities(self):
+        """What its provider can do; pages read it (`conversation.capabilities.can_branch`)."""
+        return self.adapter.capabilities
 
 
 class MessageQuerySet(models.QuerySet):

@@ -119,7 +119,7 @@ async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | N
         case TextDelta(part_id=part_id, text=text):
             live.seq += 1
             live.text.append(text)
-            if conversation.provider == "mistral":
+            if conversation.adapter.capabilities.can_branch:
                 # The reply's entry id: where a later restart can branch from.
                 live.upstream_message_id = part_id
             update = live.renderer.feed(text)

@@ -19,9 +19,9 @@ from conversations import deletion, shutdown
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
+from conversations.providers import NotOffered
 from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
-from upstream import clients
 from upstream.errors import NotFound, UpstreamError
 from webchat.badinput import BadInput, parse_id
 
@@ -104,12 +104,9 @@ async def conversation_create(*, owner, choice: Choice, **fields) -> Conversatio
         agent=choice.name if choice.kind == "agent" else "",
         **fields,
     )
-    if choice.provider == "orq":
-        upstream = await clients.orq().create_conversation(
-            model=conversation.model or None,
-            agent_id=choice.upstream if choice.kind == "agent" else None,
-        )
-        conversation.upstream_id = upstream.id
+    upstream_id = await conversation.adapter.create_upstream(conversation, choice)
+    if upstream_id:
+        conversation.upstream_id = upstream_id
     await conversation.asave()
     return conversation
 
@@ -150,12 +147,12 @@ async def conversation_rename(*, conversation: Conversation, title: str) -> Conv
     """Orq keeps titles too, so it is renamed there first; Mistral has no titles to rename."""
     title = clean_title(title)
     if (
-        conversation.provider == "orq"
+        conversation.capabilities.can_rename
         and conversation.upstream_id
         and not conversation.upstream_gone
     ):
         try:
-            await clients.orq().rename_conversation(conversation.upstream_id, title=title)
+            await conversation.adapter.rename_upstream(conversation, title)
         except NotFound:
             await conversation_mark_gone(conversation=conversation)  # ours is renamed still
     conversation.title = title
@@ -186,12 +183,9 @@ async def conversation_set_title(*, conversation: Conversation, first_message: s
     if conversation.titled:
         return None
     title = ""
-    if conversation.provider == "orq" and conversation.upstream_id:
+    if conversation.capabilities.names_conversations and conversation.upstream_id:
         try:
-            named = await clients.orq().generate_name(
-                conversation.upstream_id, context=first_message[:2000]
-            )
-            title = named.title
+            title = await conversation.adapter.generate_name(conversation, first_message)
         except UpstreamError:
             title = ""  # a title is a nicety: fall back to ours
     title = title or local_title(first_message)
@@ -215,10 +209,7 @@ async def conversation_import_history(*, conversation: Conversation) -> int:
     """A conversation known upstream but not here yet gets its messages from upstream."""
     if not conversation.upstream_id or await conversation.messages.aexists():
         return 0
-    if conversation.provider == "orq":
-        messages = (await clients.orq().get_conversation(conversation.upstream_id)).messages
-    else:
-        messages = await clients.mistral().history(conversation.upstream_id)
+    messages = await conversation.adapter.history(conversation.upstream_id)
     return await _store_imported(conversation, messages)
 
 
@@ -276,13 +267,13 @@ def gone_message(conversation: Conversation) -> str:
     name = provider_name(conversation.provider)
     if conversation.origin == Origin.WIDGET:
         return f"{name} no longer has this conversation. Start a new conversation to go on."
-    if conversation.provider == "orq":
+    if conversation.capabilities.keeps_earlier_turns_on_continue:
+        remembers = "the earlier turns are given to the assistant there, so it remembers them."
+    else:
         remembers = (
             "the assistant starts there without the earlier turns (an Orq turn carries one "
             "message), and the new conversation links back to this one."
         )
-    else:
-        remembers = "the earlier turns are given to the assistant there, so it remembers them."
     return (
         f"{name} no longer has this conversation, so it cannot go on here. "
         f"Continue in a new conversation: {remembers}"
@@ -316,9 +307,8 @@ async def conversation_check_gone(*, conversation: Conversation) -> bool:
         return True
     if not conversation.upstream_id:
         return False
-    client = clients.orq() if conversation.provider == "orq" else clients.mistral()
     try:
-        await client.get_conversation(conversation.upstream_id)
+        await conversation.adapter.client().get_conversation(conversation.upstream_id)
     except NotFound:
         await conversation_mark_gone(conversation=conversation)
         return True
@@ -425,11 +415,8 @@ async def plan_regenerate(*, conversation: Conversation) -> Plan:
     if last_user is None:
         raise Refused("There is nothing to regenerate yet.")
     old_reply = await shown.filter(role=Message.Role.ASSISTANT, pk__gt=last_user.pk).afirst()
-    if conversation.provider == "mistral":
-        turn = await _branch_before(conversation, last_user, last_user.text)
-    else:
-        # Orq has no branching: the same question is asked again as a new turn.
-        turn = Turn(text=last_user.text)
+    # Branching providers restart before the question; others ask it again as a new turn.
+    turn = await conversation.adapter.regenerate_turn(conversation, last_user)
     return Plan(turn=turn, replace_from=old_reply)
 
 
@@ -444,31 +431,13 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
     if await conversation.messages.filter(status=MessageStatus.STREAMING).aexists():
         # Checked before an Orq edit re-points the conversation upstream, not after.
         raise Refused("A reply is still being written. Stop it or wait for it to finish.")
-    if conversation.provider == "mistral":
-        return Plan(await _branch_before(conversation, message, text), replace_from=message)
-    # Orq cannot branch: a new Orq conversation starts from the edited message, without the
-    # turns before it (the page says so).
-    choice = choice_of(conversation)
-    if choice is None:
-        raise Refused("This conversation's model is no longer offered here.")
-    upstream = await clients.orq().create_conversation(
-        model=conversation.model or None,
-        agent_id=choice.upstream if choice.kind == "agent" else None,
-    )
-    return Plan(Turn(text=text, fresh=True), replace_from=message, repoint=upstream.id)
-
-
-async def _branch_before(conversation: Conversation, message: Message, text: str) -> Turn:
-    """Mistral: restart from the reply before `message`, or start afresh from the first."""
-    previous = (
-        await conversation.messages.shown()
-        .filter(role=Message.Role.ASSISTANT, pk__lt=message.pk)
-        .exclude(upstream_id="")
-        .alast()
-    )
-    if previous is None:
-        return Turn(text=text, fresh=True)
-    return Turn(text=text, from_entry_id=previous.upstream_id)
+    # A provider that cannot branch (Orq) makes a new upstream conversation from the edited
+    # message, without the turns before it (the page says so).
+    try:
+        turn, repoint = await conversation.adapter.edit_turn(conversation, message, text)
+    except NotOffered:
+        raise Refused("This conversation's model is no longer offered here.") from None
+    return Plan(turn, replace_from=message, repoint=repoint)
 
 
 @sync_to_async

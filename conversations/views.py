@@ -20,7 +20,7 @@ from conversations import failures, leases, runner, services
 from conversations.choices import choice_for, default_choice, grouped_choices
 from conversations.message_view import view_of
 from conversations.models import Conversation
-from conversations.providers import checked_statuses
+from conversations.providers.status import checked_statuses
 from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
 from webchat.badinput import parse_id

@@ -1,0 +1,112 @@
+"""What every provider adapter offers, and what a provider can do (read by pages and services).
+
+An adapter owns everything that differs between providers: making the upstream conversation,
+renaming and naming it, deleting it, reading its history, planning a regenerate or an edit and
+opening a streamed turn. Nothing outside `conversations/providers/` asks which provider a
+conversation uses; it asks the adapter (`provider_for`) or its `capabilities`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from conversations.choices import Choice
+    from conversations.models import Conversation, Message
+    from upstream.types import Message as UpstreamMessage
+    from upstream.types import StreamEvent
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    # Renamed at the provider too (else the title is kept by Webchat only).
+    can_rename: bool
+    # Regenerate and edit restart from an earlier entry (else a new turn or a new conversation).
+    can_branch: bool
+    # Names a conversation after its first exchange (Orq's generate-name); else Webchat does.
+    names_conversations: bool
+    # A continuation of a conversation the provider lost is given the earlier turns.
+    keeps_earlier_turns_on_continue: bool
+    # Takes instructions (a system prompt) with a turn.
+    takes_instructions: bool
+    # Takes files with a turn.
+    takes_files: bool
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    # Branch from this upstream entry (edit, regenerate). Empty: continue at the end.
+    from_entry_id: str = ""
+    # Start a new upstream conversation with this turn (edit of the first message; Orq edits).
+    fresh: bool = False
+
+
+class NotOffered(Exception):
+    """The conversation's model or agent is no longer configured here."""
+
+
+@dataclass(frozen=True)
+class ImportListing:
+    """One list of upstream conversations to import: what it is called in progress and errors,
+    and its rows as (conversation, model, agent)."""
+
+    label: str
+    rows: AsyncIterator[tuple[Any, str, str]]
+
+
+class ProviderAdapter:
+    key: ClassVar[str]
+    # The provider in a sentence ("Orq no longer has this conversation").
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    # The setting that holds its API key (an import says which one is missing).
+    api_key_setting: ClassVar[str]
+
+    def client(self):
+        """The upstream client (delete_conversation, get_conversation, list_conversations)."""
+        raise NotImplementedError
+
+    def models(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    async def create_upstream(self, conversation: Conversation, choice: Choice) -> str:
+        """The upstream conversation made before the first message, if the provider needs one."""
+        return ""
+
+    async def rename_upstream(self, conversation: Conversation, title: str) -> None:
+        """Only for `capabilities.can_rename`; raises the client's errors (NotFound...)."""
+        raise NotImplementedError
+
+    async def generate_name(self, conversation: Conversation, first_message: str) -> str:
+        """Only for `capabilities.names_conversations`; raises the client's errors."""
+        raise NotImplementedError
+
+    async def history(self, upstream_id: str) -> Sequence[UpstreamMessage]:
+        raise NotImplementedError
+
+    async def regenerate_turn(self, conversation: Conversation, last_user: Message) -> Turn:
+        raise NotImplementedError
+
+    async def edit_turn(
+        self, conversation: Conversation, message: Message, text: str
+    ) -> tuple[Turn, str]:
+        """The turn that continues from an edited message, and the upstream conversation it
+        runs in if the plan made a new one (else "")."""
+        raise NotImplementedError
+
+    async def stream(
+        self, conversation: Conversation, choice: Choice, turn: Turn
+    ) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        """The upstream call a turn is, not yet entered."""
+        raise NotImplementedError
+
+    def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:
+        raise NotImplementedError
+
+    def imported_title(self, title: str) -> str:
+        """An upstream title as ours ("" for a provider's placeholder)."""
+        return title

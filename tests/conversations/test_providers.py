@@ -1,0 +1,96 @@
+"""Provider adapters: nothing outside `conversations/providers/` asks which provider it is, and
+the adapters' capabilities say what the README's "Where the providers differ" table says."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conversations.models import Conversation
+from conversations.providers import ADAPTERS, provider_for
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+# The apps; `webchat`'s `serve` command still wires the emulator per provider (next session).
+APPS = ("conversations", "administration", "widgets")
+PROVIDER_KEYS = {"orq", "mistral"}
+
+
+def _compares_a_provider_key(node: ast.Compare) -> bool:
+    """`x == "orq"`, `x != "mistral"`, `x in ("orq", ...)`, `x == Provider.ORQ`."""
+    for operand in [node.left, *node.comparators]:
+        if isinstance(operand, ast.Constant) and operand.value in PROVIDER_KEYS:
+            return True
+        if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) and any(
+            isinstance(e, ast.Constant) and e.value in PROVIDER_KEYS for e in operand.elts
+        ):
+            return True
+        if (
+            isinstance(operand, ast.Attribute)
+            and isinstance(operand.value, ast.Name)
+            and operand.value.id == "Provider"
+        ):
+            return True
+    return False
+
+
+def test_no_module_outside_the_adapters_compares_provider_keys():
+    found = []
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            relative = path.relative_to(ROOT)
+            if "migrations" in relative.parts or relative.parts[:2] == (
+                "conversations",
+                "providers",
+            ):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Compare) and _compares_a_provider_key(node):
+                    found.append(f"{relative}:{node.lineno}")
+                if isinstance(node, ast.Attribute) and node.attr in ("ORQ", "MISTRAL"):
+                    if isinstance(node.value, ast.Name) and node.value.id == "Provider":
+                        found.append(f"{relative}:{node.lineno}")
+    templates = sorted((ROOT / "templates").rglob("*.html")) + sorted(
+        ROOT.glob("*/templates/**/*.html")
+    )
+    for path in templates:
+        text = path.read_text(encoding="utf-8")
+        for key in PROVIDER_KEYS:
+            for quote in ('"', "'"):
+                if (
+                    f"provider == {quote}{key}{quote}" in text
+                    or f"provider != {quote}{key}{quote}" in text
+                ):
+                    found.append(f"{path.relative_to(ROOT)}: provider == {key}")
+    assert found == [], "ask the adapter (provider_for / .capabilities) instead: " + ", ".join(
+        found
+    )
+
+
+def test_capabilities_say_what_the_readme_table_says():
+    # README, "Where the providers differ".
+    orq, mistral = provider_for("orq").capabilities, provider_for("mistral").capabilities
+    # Rename: renamed at Orq too | kept by Webchat only.
+    assert (orq.can_rename, mistral.can_rename) == (True, False)
+    # Title after the first exchange: Orq's generate-name | made by Webchat.
+    assert (orq.names_conversations, mistral.names_conversations) == (True, False)
+    # Regenerate and edit: Orq cannot branch | restart from an earlier entry.
+    assert (orq.can_branch, mistral.can_branch) == (False, True)
+    # Continuing a lost conversation: an Orq turn carries one message | given the earlier turns.
+    assert (orq.keeps_earlier_turns_on_continue, mistral.keeps_earlier_turns_on_continue) == (
+        False,
+        True,
+    )
+    # Neither takes instructions or files today.
+    for capabilities in (orq, mistral):
+        assert not capabilities.takes_instructions and not capabilities.takes_files
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "| Rename | renamed at Orq too | kept by Webchat only" in readme
+    assert "Orq cannot branch" in readme
+
+
+def test_every_stored_provider_has_an_adapter_chosen_by_its_key():
+    assert set(ADAPTERS) == {value for value, _ in Conversation._meta.get_field("provider").choices}
+    conversation = Conversation(provider="mistral")
+    assert conversation.adapter is provider_for("mistral") is provider_for(conversation)
+    assert conversation.capabilities is provider_for("mistral").capabilities
