@@ -63,8 +63,23 @@ class ProviderAdapter:
     # The provider in a sentence ("Orq no longer has this conversation").
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
-    # The setting that holds its API key (an import says which one is missing).
-    api_key_setting: ClassVar[str]
+    # Its settings are <prefix>_API_KEY, _BASE_URL, _MODELS and _AGENTS.
+    settings_prefix: ClassVar[str]
+
+    @property
+    def api_key_setting(self) -> str:
+        """The setting that holds its API key (an import says which one is missing)."""
+        return f"{self.settings_prefix}_API_KEY"
+
+    def setting(self, name: str) -> Any:
+        """One of its settings: `setting("BASE_URL")` is `<prefix>_BASE_URL`."""
+        from django.conf import settings
+
+        return getattr(settings, f"{self.settings_prefix}_{name}")
+
+    async def ping(self) -> None:
+        """The cheapest call that proves its key and address (the status page)."""
+        raise NotImplementedError
 
     def client(self):
         """The upstream client (delete_conversation, get_conversation, list_conversations)."""

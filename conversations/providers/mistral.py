@@ -13,7 +13,7 @@ from upstream import clients
 class MistralAdapter(ProviderAdapter):
     key = "mistral"
     name = "Mistral"
-    api_key_setting = "MISTRAL_API_KEY"
+    settings_prefix = "MISTRAL"
     capabilities = Capabilities(
         can_rename=False,
         can_branch=True,
@@ -29,6 +29,9 @@ class MistralAdapter(ProviderAdapter):
 
     def models(self):
         return settings.MISTRAL_MODELS
+
+    async def ping(self) -> None:
+        await clients.mistral().list_conversations(page_size=1)
 
     async def history(self, upstream_id: str):
         return await clients.mistral().history(upstream_id)

@@ -21,7 +21,7 @@ UNNAMED = "Untitled"
 class OrqAdapter(ProviderAdapter):
     key = "orq"
     name = "Orq"
-    api_key_setting = "ORQ_API_KEY"
+    settings_prefix = "ORQ"
     capabilities = Capabilities(
         can_rename=True,
         can_branch=False,
@@ -37,6 +37,9 @@ class OrqAdapter(ProviderAdapter):
 
     def models(self):
         return settings.ORQ_MODELS
+
+    async def ping(self) -> None:
+        await clients.orq().list_conversations(limit=1)
 
     async def create_upstream(self, conversation, choice) -> str:
         upstream = await clients.orq().create_conversation(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from django.conf import settings
 
 from conversations.models import Provider
-from upstream import clients
+from conversations.providers import ADAPTERS, ProviderAdapter, provider_for
 from upstream.errors import UpstreamError
 
 
@@ -27,26 +27,20 @@ class ProviderStatus:
 
 def provider_statuses() -> list[ProviderStatus]:
     emulator = settings.WEBCHAT_EMULATOR_URL.rstrip("/")
-    return [
-        ProviderStatus(
-            key="orq",
-            name=Provider.ORQ.label,
-            base_url=settings.ORQ_BASE_URL,
-            configured=bool(settings.ORQ_API_KEY),
-            emulated=bool(emulator) and settings.ORQ_BASE_URL == emulator,
-            models=tuple(settings.ORQ_MODELS),
-            agents=tuple(settings.ORQ_AGENTS),
-        ),
-        ProviderStatus(
-            key="mistral",
-            name=Provider.MISTRAL.label,
-            base_url=settings.MISTRAL_BASE_URL,
-            configured=bool(settings.MISTRAL_API_KEY),
-            emulated=bool(emulator) and settings.MISTRAL_BASE_URL == emulator,
-            models=tuple(settings.MISTRAL_MODELS),
-            agents=tuple(settings.MISTRAL_AGENTS),
-        ),
-    ]
+    return [_status(adapter, emulator) for adapter in ADAPTERS.values()]
+
+
+def _status(adapter: ProviderAdapter, emulator: str) -> ProviderStatus:
+    base_url = adapter.setting("BASE_URL")
+    return ProviderStatus(
+        key=adapter.key,
+        name=Provider(adapter.key).label,
+        base_url=base_url,
+        configured=bool(adapter.setting("API_KEY")),
+        emulated=bool(emulator) and base_url == emulator,
+        models=tuple(adapter.setting("MODELS")),
+        agents=tuple(adapter.setting("AGENTS")),
+    )
 
 
 async def check(status: ProviderStatus, *, within: float = 3.0) -> ProviderStatus:
@@ -55,10 +49,7 @@ async def check(status: ProviderStatus, *, within: float = 3.0) -> ProviderStatu
         return status
     try:
         async with asyncio.timeout(within):
-            if status.key == "orq":
-                await clients.orq().list_conversations(limit=1)
-            else:
-                await clients.mistral().list_conversations(page_size=1)
+            await provider_for(status.key).ping()
     except TimeoutError:
         return replace(status, reachable=False, problem=f"no answer within {within:g} s")
     except UpstreamError as exc:
