@@ -51,7 +51,7 @@ from administration.filters import (
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations import deletion
-from conversations.models import Conversation, DailyUsage, MessageStatus, Provider
+from conversations.models import Conversation, DailyUsage, MessageStatus, provider_choices
 from webchat.admin_base import AuditedAdmin, WebchatAdmin, keep_audit_trail_with
 from webchat.badinput import BadInput
 
@@ -279,7 +279,7 @@ class ConversationAdmin(WebchatAdmin):
 
 
 class ImportForm(forms.Form):
-    provider = forms.ChoiceField(choices=Provider.choices)
+    provider = forms.ChoiceField(choices=provider_choices)
     owner = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"),
         to_field_name="username",

@@ -13,7 +13,7 @@ from administration import audit
 from administration.models import AuditAction
 from conversations import services
 from conversations.choices import default_choice
-from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, Origin, Provider
+from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, Origin
 from conversations.providers import ADAPTERS, provider_for
 from upstream import clients
 from upstream.errors import UpstreamError
@@ -43,7 +43,7 @@ class ImportSummary:
 
     def text(self) -> str:
         return (
-            f"Import from {Provider(self.provider).label}: {self.listed} listed, "
+            f"Import from {provider_for(self.provider).label}: {self.listed} listed, "
             f"{self.imported} imported ({self.messages} messages), "
             f"{self.skipped_existing} already here, {len(self.failed)} failed"
         )

@@ -1,28 +1,22 @@
 """Start-up checks: configuration that would only fail later, at a user's first message."""
 
-from django.conf import settings
 from django.core.checks import Warning, register
 
 
 @register()
 def upstream_configuration(app_configs, **kwargs):
+    from conversations.providers import ADAPTERS  # the adapters import models: after ready()
+
     problems = []
-    if settings.ORQ_API_KEY and not settings.ORQ_PROJECT_ID:
-        problems.append(
-            Warning(
-                "ORQ_API_KEY is set but ORQ_PROJECT_ID is not: new Orq conversations will fail.",
-                hint="Set ORQ_PROJECT_ID to the project new conversations belong to.",
-                id="webchat.W001",
-            )
-        )
-    for provider in ("ORQ", "MISTRAL"):
-        key = getattr(settings, f"{provider}_API_KEY")
-        offers = getattr(settings, f"{provider}_MODELS") or getattr(settings, f"{provider}_AGENTS")
-        if key and not offers:
+    for adapter in ADAPTERS.values():
+        for problem, hint in adapter.configuration_problems():
+            problems.append(Warning(problem, hint=hint, id="webchat.W001"))
+        if adapter.configured and not (adapter.models() or adapter.agents()):
+            prefix = adapter.settings_prefix
             problems.append(
                 Warning(
-                    f"{provider}_API_KEY is set but no models or agents are offered.",
-                    hint=f"Set {provider}_MODELS or {provider}_AGENTS.",
+                    f"{prefix}_API_KEY is set but no models or agents are offered.",
+                    hint=f"Set {prefix}_MODELS or {prefix}_AGENTS.",
                     id="webchat.W002",
                 )
             )

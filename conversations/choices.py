@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from conversations.models import Provider
+from conversations import providers
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +26,15 @@ class Choice:
 
     @property
     def provider_label(self) -> str:
-        return Provider(self.provider).label
+        return providers.provider_for(self.provider).label
 
 
 def available_choices() -> list[Choice]:
     choices: list[Choice] = []
-    if settings.ORQ_API_KEY:
-        choices += [Choice("orq", "model", m, m) for m in settings.ORQ_MODELS]
-        choices += [Choice("orq", "agent", k, v) for k, v in settings.ORQ_AGENTS.items()]
-    if settings.MISTRAL_API_KEY:
-        choices += [Choice("mistral", "model", m, m) for m in settings.MISTRAL_MODELS]
-        choices += [Choice("mistral", "agent", k, v) for k, v in settings.MISTRAL_AGENTS.items()]
+    for key, adapter in providers.ADAPTERS.items():
+        if adapter.configured:
+            choices += [Choice(key, "model", m, m) for m in adapter.models()]
+            choices += [Choice(key, "agent", k, v) for k, v in adapter.agents().items()]
     return choices
 
 

@@ -11,11 +11,12 @@ from django.utils.functional import cached_property
 TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept to the same.
 
 
-class Provider(models.TextChoices):
-    # The label is the product's full name (lists, the admin); `provider_name` is the short one
-    # a sentence uses ("Orq no longer has this conversation").
-    ORQ = "orq", "Orq.ai"
-    MISTRAL = "mistral", "Mistral"
+def provider_choices() -> list[tuple[str, str]]:
+    """The configured providers (WEBCHAT_PROVIDERS) as (key, label): read when asked, so a
+    provider added to the setting needs no migration."""
+    from conversations.providers import provider_choices  # the adapters import these models
+
+    return provider_choices()
 
 
 def provider_name(key: str) -> str:
@@ -50,7 +51,7 @@ class Conversation(models.Model):
         on_delete=models.CASCADE,
         related_name="conversations",
     )
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    provider = models.CharField(max_length=16, choices=provider_choices)
     # Exactly one of model / agent: the agent is the configured key (Orq) or name (Mistral).
     model = models.CharField(max_length=200, blank=True)
     agent = models.CharField(max_length=200, blank=True)
@@ -238,7 +239,7 @@ class DailyUsage(models.Model):
         on_delete=models.CASCADE,
         related_name="usage_days",
     )
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    provider = models.CharField(max_length=16, choices=provider_choices)
     model = models.CharField(max_length=200, help_text="The model, or the agent it ran as.")
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.APP)
     widget = models.ForeignKey(

@@ -271,8 +271,9 @@ def gone_message(conversation: Conversation) -> str:
         remembers = "the earlier turns are given to the assistant there, so it remembers them."
     else:
         remembers = (
-            "the assistant starts there without the earlier turns (an Orq turn carries one "
-            "message), and the new conversation links back to this one."
+            "the assistant starts there without the earlier turns "
+            f"({conversation.adapter.no_earlier_turns_because}), and the new conversation "
+            "links back to this one."
         )
     return (
         f"{name} no longer has this conversation, so it cannot go on here. "

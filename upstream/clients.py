@@ -9,7 +9,7 @@ from typing import TypeVar
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from upstream.http import RetryPolicy, Timeouts
+from upstream.http import TRANSPORTS, RetryPolicy, Timeouts
 from upstream.mistral import MistralClient
 from upstream.orq import OrqClient
 
@@ -60,11 +60,12 @@ def run(call: Callable[[], Awaitable[T]]) -> T:
     """
 
     async def main() -> T:
-        fresh = [c for c in (orq(), mistral()) if not c.http.has_pool()]
+        before = {t for t in TRANSPORTS if t.has_pool()}
         try:
             return await call()
         finally:
-            for client in fresh:
-                await client.http.aclose()
+            for transport in list(TRANSPORTS):
+                if transport not in before and transport.has_pool():
+                    await transport.aclose()
 
     return async_to_sync(main)()

@@ -47,8 +47,13 @@ class RetryPolicy:
     backoff: float = 0.25
 
 
+# Every transport made, so `clients.run` can close the pools a call opened, whichever
+# provider's client opened them.
+TRANSPORTS: weakref.WeakSet[HttpTransport] = weakref.WeakSet()
+
+
 class HttpTransport:
-    """What both provider clients share: auth, pooling, retries and the error mapping."""
+    """What every provider client shares: auth, pooling, retries and the error mapping."""
 
     def __init__(
         self,
@@ -81,6 +86,7 @@ class HttpTransport:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        TRANSPORTS.add(self)
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Provider = Literal["orq", "mistral"]
+# A provider adapter's key ("orq", "mistral").
+Provider = str
 Role = Literal["user", "assistant", "tool", "system"]
 
 

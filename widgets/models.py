@@ -12,7 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from conversations.models import Provider
+from conversations.models import provider_choices
 
 if TYPE_CHECKING:
     from widgets.origins import Origin
@@ -61,7 +61,7 @@ class Widget(models.Model):
         help_text="In the snippet; not a secret.",
     )
     enabled = models.BooleanField(default=True)
-    provider = models.CharField(max_length=16, choices=Provider.choices)
+    provider = models.CharField(max_length=16, choices=provider_choices)
     # Exactly one of the two, from the configured choices; visitors cannot change it.
     model = models.CharField(max_length=200, blank=True)
     agent = models.CharField(max_length=200, blank=True)

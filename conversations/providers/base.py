@@ -25,6 +25,7 @@ class Capabilities:
     # Renamed at the provider too (else the title is kept by Webchat only).
     can_rename: bool
     # Regenerate and edit restart from an earlier entry (else a new turn or a new conversation).
+    # Its text deltas name the entry a later turn can follow (their `part_id`).
     can_branch: bool
     # Names a conversation after its first exchange (Orq's generate-name); else Webchat does.
     names_conversations: bool
@@ -60,11 +61,22 @@ class ImportListing:
 
 class ProviderAdapter:
     key: ClassVar[str]
+    # The product's full name (lists, the admin): "Orq.ai".
+    label: ClassVar[str]
     # The provider in a sentence ("Orq no longer has this conversation").
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     # Its settings are <prefix>_API_KEY, _BASE_URL, _MODELS and _AGENTS.
     settings_prefix: ClassVar[str]
+    # The bundled emulator speaks its protocol: `serve` points it there when it has no key.
+    emulated: ClassVar[bool] = False
+
+    @property
+    def no_earlier_turns_because(self) -> str:
+        """Why a continuation starts without the earlier turns (a provider without
+        `capabilities.keeps_earlier_turns_on_continue`), as a clause in a sentence; an adapter
+        may say it better ("an Orq turn carries one message")."""
+        return f"{self.name} is not given them"
 
     @property
     def api_key_setting(self) -> str:
@@ -77,6 +89,19 @@ class ProviderAdapter:
 
         return getattr(settings, f"{self.settings_prefix}_{name}")
 
+    @property
+    def configured(self) -> bool:
+        return bool(self.setting("API_KEY"))
+
+    def emulator_settings(self, emulator_url: str) -> dict[str, str]:
+        """The environment `serve` gives the server when this provider runs on the emulator."""
+        prefix = self.settings_prefix
+        return {f"{prefix}_BASE_URL": emulator_url, f"{prefix}_API_KEY": "emulator"}
+
+    def configuration_problems(self) -> list[tuple[str, str]]:
+        """(problem, hint) pairs the start-up checks warn about."""
+        return []
+
     async def ping(self) -> None:
         """The cheapest call that proves its key and address (the status page)."""
         raise NotImplementedError
@@ -86,7 +111,11 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def models(self) -> Sequence[str]:
-        raise NotImplementedError
+        return self.setting("MODELS")
+
+    def agents(self) -> dict[str, str]:
+        """Configured agents: the name users see → the provider's agent id."""
+        return self.setting("AGENTS")
 
     async def create_upstream(self, conversation: Conversation, choice: Choice) -> str:
         """The upstream conversation made before the first message, if the provider needs one."""
@@ -125,3 +154,19 @@ class ProviderAdapter:
     def imported_title(self, title: str) -> str:
         """An upstream title as ours ("" for a provider's placeholder)."""
         return title
+
+
+async def branch_before(conversation: Conversation, message: Message, text: str) -> Turn:
+    """For a provider that branches: restart from the reply before `message`, or start afresh
+    from the first."""
+    from conversations.models import Message
+
+    previous = (
+        await conversation.messages.shown()
+        .filter(role=Message.Role.ASSISTANT, pk__lt=message.pk)
+        .exclude(upstream_id="")
+        .alast()
+    )
+    if previous is None:
+        return Turn(text=text, fresh=True)
+    return Turn(text=text, from_entry_id=previous.upstream_id)

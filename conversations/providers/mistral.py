@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from conversations.history import earlier_turns
-from conversations.models import Message
-from conversations.providers.base import Capabilities, ImportListing, ProviderAdapter, Turn
+from conversations.providers.base import (
+    Capabilities,
+    ImportListing,
+    ProviderAdapter,
+    Turn,
+    branch_before,
+)
 from upstream import clients
 
 
 class MistralAdapter(ProviderAdapter):
     key = "mistral"
+    label = "Mistral"
     name = "Mistral"
     settings_prefix = "MISTRAL"
+    emulated = True
     capabilities = Capabilities(
         can_rename=False,
         can_branch=True,
@@ -27,9 +32,6 @@ class MistralAdapter(ProviderAdapter):
     def client(self):
         return clients.mistral()
 
-    def models(self):
-        return settings.MISTRAL_MODELS
-
     async def ping(self) -> None:
         await clients.mistral().list_conversations(page_size=1)
 
@@ -37,10 +39,10 @@ class MistralAdapter(ProviderAdapter):
         return await clients.mistral().history(upstream_id)
 
     async def regenerate_turn(self, conversation, last_user) -> Turn:
-        return await _branch_before(conversation, last_user, last_user.text)
+        return await branch_before(conversation, last_user, last_user.text)
 
     async def edit_turn(self, conversation, message, text: str) -> tuple[Turn, str]:
-        return await _branch_before(conversation, message, text), ""
+        return await branch_before(conversation, message, text), ""
 
     async def stream(self, conversation, choice, turn: Turn):
         mistral = clients.mistral()
@@ -58,7 +60,7 @@ class MistralAdapter(ProviderAdapter):
         return mistral.stream_append(conversation.upstream_id, text=turn.text)
 
     def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:
-        names = {agent_id: name for name, agent_id in settings.MISTRAL_AGENTS.items()}
+        names = {agent_id: name for name, agent_id in self.agents().items()}
 
         async def rows():
             async for conversation in clients.mistral().iter_conversations(page_size=page_size):
@@ -69,16 +71,3 @@ class MistralAdapter(ProviderAdapter):
                     yield conversation, conversation.model or default_model, ""
 
         return [ImportListing("conversations", rows())]
-
-
-async def _branch_before(conversation, message: Message, text: str) -> Turn:
-    """Restart from the reply before `message`, or start afresh from the first."""
-    previous = (
-        await conversation.messages.shown()
-        .filter(role=Message.Role.ASSISTANT, pk__lt=message.pk)
-        .exclude(upstream_id="")
-        .alast()
-    )
-    if previous is None:
-        return Turn(text=text, fresh=True)
-    return Turn(text=text, from_entry_id=previous.upstream_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from conversations.choices import choice_of
+from conversations import choices
 from conversations.providers.base import (
     Capabilities,
     ImportListing,
@@ -16,17 +16,21 @@ from upstream import clients
 
 # Orq's placeholder for a conversation nobody has named.
 UNNAMED = "Untitled"
+# The project the emulator's conversations belong to, when ORQ_PROJECT_ID is not set.
+EMULATOR_PROJECT_ID = "prj_01kfd2emu1at0r000000000000"
 
 
 class OrqAdapter(ProviderAdapter):
     key = "orq"
+    label = "Orq.ai"
     name = "Orq"
     settings_prefix = "ORQ"
+    emulated = True
+    no_earlier_turns_because = "an Orq turn carries one message"
     capabilities = Capabilities(
         can_rename=True,
         can_branch=False,
         names_conversations=True,
-        # An Orq turn carries one message: a continuation starts without the earlier turns.
         keeps_earlier_turns_on_continue=False,
         takes_instructions=False,
         takes_files=False,
@@ -35,8 +39,20 @@ class OrqAdapter(ProviderAdapter):
     def client(self):
         return clients.orq()
 
-    def models(self):
-        return settings.ORQ_MODELS
+    def emulator_settings(self, emulator_url: str) -> dict[str, str]:
+        # New conversations belong to a project: the emulator takes any id.
+        project = {} if settings.ORQ_PROJECT_ID else {"ORQ_PROJECT_ID": EMULATOR_PROJECT_ID}
+        return super().emulator_settings(emulator_url) | project
+
+    def configuration_problems(self) -> list[tuple[str, str]]:
+        if self.configured and not settings.ORQ_PROJECT_ID:
+            return [
+                (
+                    "ORQ_API_KEY is set but ORQ_PROJECT_ID is not: new Orq conversations will fail.",
+                    "Set ORQ_PROJECT_ID to the project new conversations belong to.",
+                )
+            ]
+        return []
 
     async def ping(self) -> None:
         await clients.orq().list_conversations(limit=1)
@@ -67,7 +83,7 @@ class OrqAdapter(ProviderAdapter):
     async def edit_turn(self, conversation, message, text: str) -> tuple[Turn, str]:
         # Orq cannot branch: a new Orq conversation starts from the edited message, without the
         # turns before it (the page says so).
-        choice = choice_of(conversation)
+        choice = choices.choice_of(conversation)
         if choice is None:
             raise NotOffered
         upstream_id = await self.create_upstream(conversation, choice)
@@ -99,7 +115,7 @@ class OrqAdapter(ProviderAdapter):
 
         # Orq lists a conversation an agent speaks in only under that agent's id.
         sources = [("standalone conversations", None, "")] + [
-            (f"agent {key}", agent_id, key) for key, agent_id in settings.ORQ_AGENTS.items()
+            (f"agent {key}", agent_id, key) for key, agent_id in self.agents().items()
         ]
         return [ImportListing(label, rows(entity_id, key)) for label, entity_id, key in sources]
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 
-from conversations.models import Provider
 from conversations.providers import ADAPTERS, ProviderAdapter, provider_for
 from upstream.errors import UpstreamError
 
@@ -34,12 +33,12 @@ def _status(adapter: ProviderAdapter, emulator: str) -> ProviderStatus:
     base_url = adapter.setting("BASE_URL")
     return ProviderStatus(
         key=adapter.key,
-        name=Provider(adapter.key).label,
+        name=adapter.label,
         base_url=base_url,
-        configured=bool(adapter.setting("API_KEY")),
+        configured=adapter.configured,
         emulated=bool(emulator) and base_url == emulator,
-        models=tuple(adapter.setting("MODELS")),
-        agents=tuple(adapter.setting("AGENTS")),
+        models=tuple(adapter.models()),
+        agents=tuple(adapter.agents()),
     )
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from conversations.models import Conversation
 from conversations.providers import ADAPTERS, provider_for
+from conversations.providers.differences import with_table
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-# The apps; `webchat`'s `serve` command still wires the emulator per provider (next session).
-APPS = ("conversations", "administration", "widgets")
+# Every app and the project (its `serve` command starts the emulator for the adapters).
+APPS = ("conversations", "administration", "widgets", "webchat")
 PROVIDER_KEYS = {"orq", "mistral"}
 
 
@@ -87,6 +88,14 @@ def test_capabilities_say_what_the_readme_table_says():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "| Rename | renamed at Orq too | kept by Webchat only" in readme
     assert "Orq cannot branch" in readme
+
+
+def test_the_readme_table_is_the_one_the_adapters_write():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_table(readme, ADAPTERS.values()) == readme, (
+        "the README's provider table is out of date: "
+        "run `.venv/bin/python manage.py provider_table --write README.md`"
+    )
 
 
 def test_every_stored_provider_has_an_adapter_chosen_by_its_key():

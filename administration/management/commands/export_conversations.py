@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from administration import audit, exports
 from administration.models import AuditAction
-from conversations.models import Conversation, DailyUsage, MessageStatus, Origin, Provider
+from conversations.models import Conversation, DailyUsage, MessageStatus, Origin
+from conversations.providers import ADAPTERS
 
 STDOUT = "-"
 LABELS = {"json": "JSON", "markdown": "a Markdown zip", "usage-csv": "CSV"}
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             "--format", choices=list(LABELS), default="json", help="What to write (default json)."
         )
         parser.add_argument("--owner", metavar="USERNAME", help="Only this user's.")
-        parser.add_argument("--provider", choices=Provider.values)
+        parser.add_argument("--provider", choices=list(ADAPTERS))
         parser.add_argument("--origin", choices=Origin.values)
         parser.add_argument(
             "--since",

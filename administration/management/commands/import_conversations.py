@@ -1,4 +1,4 @@
-"""`manage.py import_conversations --provider orq|mistral --owner USERNAME`: safe to run twice."""
+"""`manage.py import_conversations --provider KEY --owner USERNAME`: safe to run twice."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from administration import imports
+from conversations.providers import ADAPTERS
 
 
 class ProgressBar:
@@ -53,7 +54,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--provider", required=True, choices=["orq", "mistral"])
+        parser.add_argument("--provider", required=True, choices=list(ADAPTERS))
         parser.add_argument(
             "--owner", required=True, metavar="USERNAME", help="Who the imports belong to."
         )

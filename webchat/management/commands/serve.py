@@ -13,10 +13,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from conversations.providers import ADAPTERS
 from emulator.process import EmulatorProcess
 from widgets import demo_host
-
-EMULATOR_PROJECT_ID = "prj_01kfd2emu1at0r000000000000"
 
 
 class Command(BaseCommand):
@@ -46,28 +45,29 @@ class Command(BaseCommand):
         if settings.DEMO and demo_site_port:
             site_url = f"http://{host}:{demo_site_port}"
             key = self._ensure_demo_widget(site_url)
-            demo_site = demo_host.start(
-                demo_site_port, webchat_url=f"http://{host}:{port}", key=key, host=host
-            )
+            if key:
+                demo_site = demo_host.start(
+                    demo_site_port, webchat_url=f"http://{host}:{port}", key=key, host=host
+                )
 
-        keyless = [name for name, key in self._keys().items() if not key]
+        keyless = [adapter for adapter in ADAPTERS.values() if not adapter.configured]
+        emulate = [adapter for adapter in keyless if adapter.emulated and not no_emulator]
         env = dict(os.environ)
         emulator = None
-        if keyless and not no_emulator:
+        if emulate:
             emulator = EmulatorProcess(port=emulator_port, echo=True)
             env["WEBCHAT_EMULATOR_URL"] = emulator.url
-            if "orq" in keyless:
-                env.update(ORQ_BASE_URL=emulator.url, ORQ_API_KEY="emulator")
-                env.setdefault("ORQ_PROJECT_ID", EMULATOR_PROJECT_ID)
-            if "mistral" in keyless:
-                env.update(MISTRAL_BASE_URL=emulator.url, MISTRAL_API_KEY="emulator")
+            for adapter in emulate:
+                env.update(adapter.emulator_settings(emulator.url))
 
-        for name in ("orq", "mistral"):
-            if name in keyless:
-                where = f"bundled emulator at {emulator.url}" if emulator else "disabled (no key)"
+        for adapter in ADAPTERS.values():
+            if adapter in emulate:
+                where = f"bundled emulator at {emulator.url}"
+            elif adapter in keyless:
+                where = "disabled (no key)"
             else:
-                where = getattr(settings, f"{name.upper()}_BASE_URL")
-            self.stdout.write(f"{name:8} {where}")
+                where = adapter.setting("BASE_URL")
+            self.stdout.write(f"{adapter.key:8} {where}")
         self.stdout.write(self.style.SUCCESS(f"Webchat: http://{host}:{port}/  (Ctrl+C stops)"))
         if demo_site is not None:
             self.stdout.write(
@@ -129,20 +129,22 @@ class Command(BaseCommand):
         self.stdout.write(f"Forgot the password? Set a new one: {reset}")
 
     def _ensure_demo_widget(self, site_url: str) -> str:
-        """The demo widget, allowed on the stand-in website (made once, then kept)."""
+        """The demo widget, allowed on the stand-in website (made once, then kept); "" when
+        no provider is offered to make it with."""
         from conversations.choices import default_choice
         from widgets.models import Widget
 
         widget = Widget.objects.filter(name="Demo widget").first()
         if widget is None:
             choice = default_choice()
+            if choice is None:
+                return ""
             widget = Widget.objects.create(
                 name="Demo widget",
                 owner=get_user_model().objects.order_by("id").first(),
-                provider=choice.provider if choice else "mistral",
-                model=choice.upstream
-                if choice and choice.kind == "model"
-                else "mistral-small-latest",
+                provider=choice.provider,
+                model=choice.upstream if choice.kind == "model" else "",
+                agent=choice.name if choice.kind == "agent" else "",
                 starters=["What can you do?", "Show me some code"],
             )
         origins = {site_url, site_url.replace("127.0.0.1", "localhost")}
@@ -150,10 +152,6 @@ class Command(BaseCommand):
             widget.allowed_origins = "\n".join(sorted(origins))
             widget.save(update_fields=["allowed_origins"])
         return widget.public_key
-
-    @staticmethod
-    def _keys() -> dict[str, str]:
-        return {"orq": settings.ORQ_API_KEY, "mistral": settings.MISTRAL_API_KEY}
 
 
 def _interrupt(signum, frame):

@@ -1,0 +1,85 @@
+"""The README's "Where the providers differ" table, written from the adapters' capabilities.
+
+`manage.py provider_table --write README.md` puts it between the README's markers; a test fails
+when the README says something the adapters no longer do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from conversations.providers.base import ProviderAdapter
+
+BEGIN = "<!-- provider table: written by `manage.py provider_table --write README.md` -->"
+END = "<!-- end of provider table -->"
+
+
+def _rename(a: ProviderAdapter) -> str:
+    if a.capabilities.can_rename:
+        return f"renamed at {a.name} too"
+    return f"kept by Webchat only ({a.name} has no titles to rename)"
+
+
+def _title(a: ProviderAdapter) -> str:
+    if a.capabilities.names_conversations:
+        return f"named by {a.name} from the first exchange"
+    return "made by Webchat from the first message"
+
+
+def _regenerate(a: ProviderAdapter) -> str:
+    if a.capabilities.can_branch:
+        return "restart from the entry before the last question"
+    return f"the last question is asked again as a new turn ({a.name} cannot branch)"
+
+
+def _edit(a: ProviderAdapter) -> str:
+    if a.capabilities.can_branch:
+        return (
+            "restart from the entry before that message; the old branch is kept upstream until "
+            "the conversation is deleted"
+        )
+    return (
+        f"a new {a.name} conversation starts from the edited message, without the turns before "
+        "it (the page says so)"
+    )
+
+
+def _continue(a: ProviderAdapter) -> str:
+    if a.capabilities.keeps_earlier_turns_on_continue:
+        return "a new conversation, given the earlier turns"
+    return f"a new conversation, without the earlier turns ({a.no_earlier_turns_because})"
+
+
+def _takes(what: str, able: Callable[[ProviderAdapter], bool]) -> Callable[[ProviderAdapter], str]:
+    return lambda a: "sent with each turn" if able(a) else f"not sent ({what} are not offered)"
+
+
+ROWS: list[tuple[str, Callable[[ProviderAdapter], str]]] = [
+    ("New conversation", lambda a: "made upstream with its first message"),
+    ("Rename", _rename),
+    ("Title after the first exchange", _title),
+    ("Regenerate", _regenerate),
+    ("Edit an earlier message", _edit),
+    ("Continue one the provider lost", _continue),
+    ("Instructions", _takes("instructions", lambda a: a.capabilities.takes_instructions)),
+    ("Files", _takes("files", lambda a: a.capabilities.takes_files)),
+    ("Delete", lambda a: "deletes every upstream conversation the chat used"),
+]
+
+
+def table(adapters: Iterable[ProviderAdapter]) -> str:
+    adapters = list(adapters)
+    lines = [
+        "| | " + " | ".join(a.name for a in adapters) + " |",
+        "|---|" + "---|" * len(adapters),
+    ]
+    for feature, say in ROWS:
+        cells = [say(a) for a in adapters]
+        lines.append(f"| {feature} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def with_table(document: str, adapters: Iterable[ProviderAdapter]) -> str:
+    """`document` with the table between its markers replaced."""
+    start, end = document.index(BEGIN) + len(BEGIN), document.index(END)
+    return f"{document[:start]}\n\n{table(adapters)}\n\n{document[end:]}"
