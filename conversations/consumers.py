@@ -211,6 +211,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         user_message, reply = await services.begin_turn(
             conversation=self.conversation, text=text, replace_from=replace_from, repoint=repoint
         )
+        await self.run_turn(user_message, reply, turn=turn, replace_from=replace_from)
+
+    async def run_turn(
+        self, user_message: Message | None, reply: Message, *, turn, replace_from=None
+    ) -> None:
+        """Show a begun turn to every page on the conversation, then run its reply."""
         html = ""
         if user_message is not None:
             html += render_to_string(

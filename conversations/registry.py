@@ -130,9 +130,3 @@ def interrupt_all_here() -> list[asyncio.Task]:
             live.shutting_down = live.stop_requested = True
             task.cancel()
     return tasks
-
-
-async def wait_all() -> None:
-    """Let running replies finish (tests, shutdown)."""
-    while _tasks:
-        await asyncio.gather(*list(_tasks.values()), return_exceptions=True)

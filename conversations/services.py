@@ -113,25 +113,27 @@ async def conversation_create(*, owner, choice: Choice, **fields) -> Conversatio
 
 async def conversation_start(
     *, owner, choice: Choice, text: str, **fields
-) -> tuple[Conversation, Message]:
-    """A new conversation with its first message, and its first reply begun (not yet run).
+) -> tuple[Conversation, Message, Message]:
+    """A new conversation with its first message, and its first reply begun (not yet run):
+    the team's new chat and a widget visitor's first message. Returns the conversation, the
+    message and the reply.
 
-    Nothing is made before there is a message to send: no empty "New conversation" rows in
-    the sidebar, the admin or at the provider. A refusal after the row was made (the server
-    is restarting) takes the row away again, at the provider too.
+    The caller has held the message to its limits first: a team member's (`check_send`), or
+    a widget's (widgets/limits.py). Nothing is made before there is a message to send: no
+    empty "New conversation" rows in the sidebar, the admin or at the provider. A refusal
+    after the row was made (the server is restarting) takes the row away again, at the
+    provider too.
     """
-    check_message(text)
-    await check_send_rate_async(owner)
     conversation = await conversation_create(owner=owner, choice=choice, **fields)
     try:
-        _, reply = await begin_turn(conversation=conversation, text=text)
+        message, reply = await begin_turn(conversation=conversation, text=text)
     except Refused:
         try:
-            await conversation_delete(conversation=conversation)
+            await deletion.discard(conversation)
         except UpstreamError:
             pass  # kept here then, and deleted with the next attempt by its owner
         raise
-    return conversation, reply
+    return conversation, message, reply
 
 
 def clean_title(raw: str) -> str:
@@ -161,18 +163,12 @@ async def conversation_rename(*, conversation: Conversation, title: str) -> Conv
     return conversation
 
 
-async def conversation_delete(*, conversation: Conversation, by=None, request=None) -> None:
-    """Upstream first (gone already counts as deleted), then ours; a failure keeps ours and
-    raises the upstream error (the view says it).
-
-    `by`: its owner deleting it (the sidebar; `request` gives the address): it leaves a
-    tombstone and an audit row (reason "user"), as every delete does (conversations/deletion.py).
-    Without `by` it takes back a conversation just made and never used (a first message
-    refused, here or in the widget): nobody deleted it, so nothing is kept of it.
+async def conversation_delete(*, conversation: Conversation, by, request=None) -> None:
+    """Its owner deletes it (the sidebar; `request` gives the address): upstream first (gone
+    already counts as deleted), then ours, leaving a tombstone and an audit row (reason
+    "user") as every delete does (conversations/deletion.py). A failure keeps ours and raises
+    the upstream error (the view says it).
     """
-    if by is None:
-        await deletion.discard(conversation)
-        return
     [outcome] = await deletion.adelete_everywhere([conversation], deletion.Reason.USER, request, by)
     if outcome.error is not None:
         raise outcome.error
@@ -394,6 +390,12 @@ def check_send_rate(user) -> None:
 
 
 check_send_rate_async = sync_to_async(check_send_rate)
+
+
+async def check_send(user, text: str) -> None:
+    """A team member's limits on a message: its size, then their send rate."""
+    check_message(text)
+    await check_send_rate_async(user)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ async def conversation_create(request):
         if choice is None:
             return flash(request, "Pick one of the offered models or agents.")
     text = request.POST.get("text", "")
-    conversation, reply = await services.conversation_start(
+    await services.check_send(user, text)
+    conversation, _, reply = await services.conversation_start(
         owner=user, choice=choice, text=text, **fields
     )
     await runner.start(conversation=conversation, reply=reply, turn=Turn(text=text))

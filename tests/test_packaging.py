@@ -79,17 +79,18 @@ def test_an_installed_wheel_migrates_and_serves(wheel, tmp_path):
         for name, value in os.environ.items()
         if name in {"PATH", "HOME", "LANG", "TMPDIR"} or name.startswith("LC_")
     }
-    env.update(
-        DJANGO_SETTINGS_MODULE="webchat.settings",
-        DATABASE_URL=f"sqlite:///{site / 'db.sqlite3'}",
-        WEBCHAT_DEMO="1",
-    )
+    # No DATABASE_URL: the default SQLite database is written where it is started.
+    env.update(DJANGO_SETTINGS_MODULE="webchat.settings", WEBCHAT_DEMO="1")
     run = {"cwd": site, "env": env}
 
     where = _run(python, "-c", "import webchat; print(webchat.__file__)", **run).stdout
     assert Path(where.strip()).is_relative_to(venv), where
     _run(python, "-m", "django", "migrate", "--noinput", **run)
     _run(python, "-m", "django", "collectstatic", "--noinput", **run)
+    # What it writes lands in the working directory, none of it in the installed package.
+    assert (site / "db.sqlite3").is_file() and (site / "var" / "static").is_dir()
+    written = [p for p in venv.rglob("*") if p.name == "db.sqlite3" or p.name == "var"]
+    assert written == []
     roles = _run(
         python,
         "-c",

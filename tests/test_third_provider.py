@@ -17,8 +17,8 @@ from django.test import AsyncClient, Client
 from django.urls import reverse
 
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations import registry
 from conversations.models import Conversation, Message
+from tests.replies import replies_finished
 from tests.sockets import WITHIN, receive, socket_for, until
 from tests.third_provider.echo import EchoAdapter
 from tests.third_provider.stub import API_KEY, EchoUpstream, reply_to
@@ -71,7 +71,7 @@ async def test_a_person_uses_an_echo_conversation_end_to_end(echo, alice):
     assert response.status_code == 200, response.content
     conversation = await Conversation.objects.aget()
     assert (conversation.provider, conversation.model) == ("echo", "echo-1")
-    await registry.wait_all()
+    await replies_finished()
     await conversation.arefresh_from_db()
     assert echo.texts(conversation.upstream_id) == ["hello there", reply_to("hello there")]
 
@@ -120,7 +120,7 @@ async def test_a_person_uses_an_echo_conversation_end_to_end(echo, alice):
     assert await texts(conversation) == expected
     assert echo.texts(conversation.upstream_id) == expected
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
     # Delete: at Echo first, then here, with the tombstone every delete leaves.
     upstream_id = conversation.upstream_id
@@ -151,7 +151,7 @@ async def test_a_stranger_cannot_open_an_echo_conversation(echo, alice, bob):
     assert (
         await stranger.get(reverse("conversations:detail", args=[conversation.pk]))
     ).status_code == 404
-    await registry.wait_all()
+    await replies_finished()
 
 
 def test_the_status_page_and_the_admin_know_echo(echo, carol):

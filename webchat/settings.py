@@ -18,13 +18,20 @@ from webchat.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Installed from the wheel, setup.py puts templates/, static/ and locale/ inside this package.
+INSTALLED = (PACKAGE_DIR / "templates").is_dir()
 
 
 def _shipped(folder: str) -> Path:
-    """templates/, static/ or locale/: inside this package when installed from the wheel
-    (setup.py puts them there), beside the apps in a checkout."""
-    installed = Path(__file__).resolve().parent / folder
-    return installed if installed.is_dir() else BASE_DIR / folder
+    """templates/, static/ or locale/: inside this package when installed, beside the apps in
+    a checkout."""
+    return PACKAGE_DIR / folder if INSTALLED else BASE_DIR / folder
+
+
+# What Webchat writes (the SQLite database, the collected static files): the checkout in a
+# checkout; installed, the directory it is started in, never the read-only site-packages.
+DATA_DIR = Path(env_str("WEBCHAT_DATA_DIR") or (Path.cwd() if INSTALLED else BASE_DIR)).resolve()
 
 
 # The run command sets WEBCHAT_DEMO=1: it then works with no configuration at all.
@@ -94,7 +101,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_config(env_str("DATABASE_URL"), base_dir=BASE_DIR)}
+DATABASES = {"default": database_config(env_str("DATABASE_URL"), base_dir=DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -122,7 +129,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [_shipped("static")]
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = DATA_DIR / "var" / "static"
 # WhiteNoise serves hashed, pre-compressed files under daphne (nothing else would).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -170,37 +170,20 @@ class WidgetConsumer(ChatConsumer):
         )
         if self.conversation is not None:
             await self.start_turn(text=text, turn=services.Turn(text=text))
-            return
-        await self.create_conversation()
-        try:
-            await self.start_turn(text=text, turn=services.Turn(text=text))
-        except services.Refused:
-            await self.discard_if_empty()
-            raise
+        else:
+            await self.start_conversation(text)
 
-    async def discard_if_empty(self) -> None:
-        """A first message refused after its conversation was made: take the empty one away."""
-        conversation = self.conversation
-        if await conversation.messages.aexists():
-            return  # the visitor's message is saved: it stays
-        await self.unwatch()
-        self.conversation = None
-        try:
-            await services.conversation_delete(conversation=conversation)
-        except UpstreamError:
-            log.warning("Widget conversation %s left empty: its provider refused the delete",
-                        conversation.pk, exc_info=True)  # fmt: skip
-
-    async def create_conversation(self) -> None:
+    async def start_conversation(self, text: str) -> None:
         """The visitor's first message makes the conversation: the widget's, nobody's else.
 
         It has no owner: visitors' conversations are read only through the admin's audited
         transcript, never in a team member's chat, and count against the widget's limits.
         """
         try:
-            conversation = await services.conversation_create(
+            conversation, message, reply = await services.conversation_start(
                 owner=None,
                 choice=self.widget_choice(),
+                text=text,
                 origin=Origin.WIDGET,
                 widget=self.widget,
                 visitor=self.visitor.visitor,
@@ -214,6 +197,7 @@ class WidgetConsumer(ChatConsumer):
             ) from None
         self.conversation = conversation
         await self.watch()
+        await self.run_turn(message, reply, turn=services.Turn(text=text))
 
     async def check_rate(self) -> None:
         # Regenerate counts as a message: the same per-minute and token limits. The widget's

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from administration import retention
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations import services
+from conversations import deletion
 from conversations.models import Conversation
 from tests.administration.test_admin import CHANGELIST, conversation_with, signed_in
 from tests.administration.test_retention import exists_upstream, idle, upstream_conversation
@@ -165,7 +165,7 @@ def test_taking_back_a_conversation_never_used_keeps_nothing_of_it(alice):
     conversation = Conversation.objects.create(
         owner=alice, provider="mistral", model="mistral-small-latest", upstream_id=upstream_id
     )
-    async_to_sync(services.conversation_delete)(conversation=conversation)
+    async_to_sync(deletion.discard)(conversation)
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
     assert not exists_upstream(upstream_id)
     assert not Tombstone.objects.exists() and not AuditEntry.objects.exists()

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from administration.models import AuditAction, AuditEntry
-from conversations import registry
 from conversations.models import Conversation, DailyUsage, MessageStatus
 from tests.administration.test_admin import signed_in
+from tests.replies import replies_finished
 from tests.sockets import new_conversation, receive, socket_for, until
 
 USAGE = reverse("admin:conversations_dailyusage_changelist")
@@ -30,7 +30,7 @@ async def test_finished_and_failed_replies_roll_up_into_the_day(alice):
     await socket.send_json_to({"type": "send", "text": "[[emulator break_after=6]] Break me"})
     await until(socket, "done")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
     row = await DailyUsage.objects.aget(owner=alice, day=timezone.localdate())
     assert (row.provider, row.model, row.origin) == ("mistral", "mistral-small-latest", "app")

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations import leases, registry, services
+from conversations import leases, services
 from conversations.choices import choice_for
 from conversations.models import Message, MessageStatus
 from conversations.rendering import snapshot_html
 from emulator.assistant import compose_reply
 from emulator.knobs import strip_directives
+from tests.replies import replies_finished
 from tests.sockets import PROVIDERS, WITHIN, new_conversation, receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -69,7 +70,7 @@ async def test_a_streamed_reply_equals_the_emulators_text(provider, alice):
     title = await receive(socket)
     assert title["type"] == "title" and title["title"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_stop_cancels_upstream_and_keeps_the_partial_text(alice):
@@ -91,7 +92,7 @@ async def test_stop_cancels_upstream_and_keeps_the_partial_text(alice):
     assert reply.text and full.startswith(reply.text) and len(reply.text) < len(full)
     assert "Stopped" in done["html"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -115,7 +116,7 @@ async def test_upstream_failure_mid_stream_keeps_the_partial_text(provider, alic
     assert "Retry" in done["html"] and reply.error in done["html"]
     assert "chunked" not in done["html"] and "peer closed" not in done["html"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.slow
@@ -143,7 +144,7 @@ async def test_reconnect_mid_reply_resumes_with_no_gap_or_duplicate(alice):
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply(strip_directives(text), tokens=120).full_text
     await second.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_closing_the_tab_does_not_lose_the_reply(alice):
@@ -153,7 +154,7 @@ async def test_closing_the_tab_does_not_lose_the_reply(alice):
     await socket.send_json_to({"type": "send", "text": "[[emulator tokens_per_second=200]] Bye"})
     await receive(socket)
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     reply = await Message.objects.filter(conversation=conversation, role="assistant").alast()
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply("Bye").full_text
@@ -202,7 +203,7 @@ async def test_the_send_rate_is_limited_per_user(alice, settings):
     assert "1 messages a minute" in frame["message"]
     assert await Message.objects.filter(conversation=conversation, role="user").acount() == 1
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_regenerate_replaces_the_last_reply(alice):
@@ -220,7 +221,7 @@ async def test_regenerate_replaces_the_last_reply(alice):
     assert messages[1].pk == second["id"]
     assert messages[1].text == compose_reply("First").full_text
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -246,7 +247,7 @@ async def test_edit_an_earlier_message_continues_from_there(provider, alice):
     await conversation.arefresh_from_db()
     assert conversation.superseded_upstream_ids, "the old upstream conversation is kept to delete"
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_one_reply_at_a_time(alice):
@@ -261,7 +262,7 @@ async def test_one_reply_at_a_time(alice):
     await socket.send_json_to({"type": "stop"})
     await until(socket, "done")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.parametrize("choice", ["orq:agent:demo", "mistral:agent:demo"])
@@ -279,7 +280,7 @@ async def test_an_agents_tool_call_and_result_are_shown_compactly(choice, alice)
     assert reply.text == expected.full_text
     assert [p["kind"] for p in reply.tools] == ["tool_call", "tool_result"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_a_reply_whose_lease_ran_out_is_marked_interrupted_with_its_text(alice):

@@ -7,10 +7,11 @@ from django.test import AsyncClient
 from django.urls import reverse
 from django.utils import timezone
 
-from conversations import registry, services
+from conversations import services
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.turns import earlier_turns
 from emulator.assistant import compose_reply
+from tests.replies import replies_finished
 from tests.sockets import new_conversation, receive, socket_for, until
 from upstream import clients
 
@@ -44,7 +45,7 @@ async def lost_conversation(owner, provider: str) -> tuple[Conversation, dict]:
     await client_of(provider).delete_conversation(conversation.upstream_id)
     failed = await exchange(socket, "And when it runs out?")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     await conversation.arefresh_from_db()
     return conversation, failed
 
@@ -101,7 +102,7 @@ async def test_a_404_about_something_else_keeps_retry(provider, alice):
     await exchange(socket, "What is a lease?")
     done = await exchange(socket, "[[emulator status=404]] Once more")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     reply = await Message.objects.aget(pk=done["id"])
     await conversation.arefresh_from_db()
     assert reply.status == MessageStatus.FAILED
@@ -133,7 +134,7 @@ async def test_continuing_a_mistral_conversation_gives_it_the_earlier_turns(alic
     pane = made.content.decode()
     assert f'href="{reverse("conversations:detail", args=[old.pk])}"' in pane
     assert "the assistant was given its turns" in pane
-    await registry.wait_all()
+    await replies_finished()
     reply = await Message.objects.aget(conversation=new, role="assistant")
     assert reply.status == MessageStatus.COMPLETE
     assert reply.text == compose_reply("Tell me more").full_text
@@ -166,7 +167,7 @@ async def test_an_orq_continuation_starts_without_the_earlier_turns_and_says_so(
     old_page = (await client.get(reverse("conversations:detail", args=[old.pk]))).content.decode()
     assert "Orq no longer has this conversation" in old_page
     assert "the assistant starts without the earlier turns" in old_page
-    await registry.wait_all()
+    await replies_finished()
     await new.arefresh_from_db()
     upstream = await clients.orq().get_conversation(new.upstream_id)
     assert [(m.role, m.text) for m in upstream.messages] == [
@@ -185,7 +186,7 @@ async def test_continue_makes_nothing_until_the_first_message_then_opens_that_on
     assert not await Conversation.objects.filter(continued_from=old).aexists()
     assert len([c async for c in clients.mistral().iter_conversations()]) == before
     await continue_from(client, old, "Go on")
-    await registry.wait_all()
+    await replies_finished()
     new = await Conversation.objects.aget(continued_from=old)
     again = await client.get(url, **HTMX)
     assert again["HX-Push-Url"] == reverse("conversations:detail", args=[new.pk])

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from conversations import leases, registry
 from conversations.models import Message, MessageStatus
+from tests.replies import replies_finished
 from tests.sockets import new_conversation, receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -95,4 +96,4 @@ async def test_shutdown_leaves_a_reply_that_is_saving_its_end_to_finish(alice):
     _, done = await until(socket, "done")
     assert done["status"] == "stopped"
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()

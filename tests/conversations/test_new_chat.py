@@ -6,9 +6,10 @@ import pytest
 from django.test import AsyncClient
 from django.urls import reverse
 
-from conversations import registry, shutdown
+from conversations import shutdown
 from conversations.models import Conversation, Message, MessageStatus
 from emulator.assistant import compose_reply
+from tests.replies import replies_finished
 from upstream import clients
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -43,7 +44,7 @@ async def test_the_first_message_makes_the_conversation_and_its_reply(provider, 
     body = response.content.decode()
     assert 'id="chat"' in body and 'hx-swap-oob="afterbegin:#conversation-list"' in body
     assert text in body and 'data-status="streaming"' in body
-    await registry.wait_all()
+    await replies_finished()
     messages = [m async for m in Message.objects.filter(conversation=conversation)]
     assert [(m.role, m.status) for m in messages] == [
         ("user", "complete"),
@@ -82,7 +83,7 @@ async def test_over_the_send_rate_makes_nothing(as_alice, settings):
     before = await upstream_count()
     data = {"choice": CHOICES["orq"], "text": "one"}
     assert (await as_alice.post(reverse("conversations:create"), data, **HTMX)).status_code == 200
-    await registry.wait_all()
+    await replies_finished()
     data["text"] = "two"
     response = await as_alice.post(reverse("conversations:create"), data, **HTMX)
     assert "1 messages a minute" in response.content.decode()

@@ -14,9 +14,10 @@ import pytest
 from django.test import AsyncClient
 from django.utils import timezone
 
-from conversations import leases, registry, services
+from conversations import leases, services
 from conversations.models import Conversation, Message, MessageStatus
 from emulator.assistant import compose_reply
+from tests.replies import replies_finished
 from tests.sockets import (
     PROVIDERS,
     new_conversation,
@@ -83,7 +84,7 @@ async def test_a_failed_regenerate_gives_back_the_reply_it_was_to_replace(provid
     assert "Retry" in done["html"]
     assert not await Message.objects.filter(replaced_by__isnull=False).aexists()
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.parametrize("fault", ["a 502", "a break"])
@@ -121,7 +122,7 @@ async def test_a_failed_edit_of_the_first_turn_keeps_all_four_earlier_messages(
     assert texts[:4] == [text for _, text, _ in before]
     assert "Question three" in texts
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.slow
@@ -148,7 +149,7 @@ async def test_a_completed_regenerate_replaces_and_the_page_never_shows_both(pro
     assert not await Message.objects.filter(pk=old.pk).aexists()
     assert [r for r, _, _ in await transcript(conversation)] == ["user", "assistant"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_an_interrupted_regenerate_gives_back_what_it_replaced(alice):
@@ -158,7 +159,7 @@ async def test_an_interrupted_regenerate_gives_back_what_it_replaced(alice):
     await receive(socket)
     await exchange(socket, "Question one")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     before = await transcript(conversation)
     plan = await services.plan_regenerate(conversation=conversation)
     _, reply = await services.begin_turn(
@@ -181,7 +182,7 @@ async def test_an_orq_edit_that_loses_the_race_leaves_nothing_behind_upstream(al
     await receive(socket)
     await exchange(socket, "Question one")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     await conversation.arefresh_from_db()
     upstream_before = conversation.upstream_id
     first = await Message.objects.filter(conversation=conversation, role="user").afirst()

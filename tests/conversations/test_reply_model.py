@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conversations import registry, services
+from conversations import services
 from conversations.choices import choice_for
 from conversations.models import Message
 from emulator.agents import MISTRAL_AGENT_MODEL, ORQ_AGENT_MODEL
+from tests.replies import replies_finished
 from tests.sockets import receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -37,7 +38,7 @@ async def test_a_reply_stores_and_shows_the_model_the_provider_reported(
         in done["html"]
     )
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_an_agent_reply_that_failed_before_any_report_names_no_model(alice):
@@ -53,4 +54,4 @@ async def test_an_agent_reply_that_failed_before_any_report_names_no_model(alice
     assert reply.model == ""  # the agent's name is no model
     assert '<span class="model"' in done["html"] and ">agent demo</span>" in done["html"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()

@@ -14,10 +14,11 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from conversations import leases, registry
+from conversations import leases
 from conversations.models import Conversation, Message, MessageStatus
 from emulator.assistant import compose_reply
 from emulator.knobs import strip_directives
+from tests.replies import replies_finished
 from tests.sockets import (
     WITHIN,
     new_conversation,
@@ -85,7 +86,7 @@ async def test_the_text_so_far_is_saved_while_streaming(alice, quick_saves):
     assert reply.status == MessageStatus.COMPLETE and reply.text == full
     assert reply.seq == done["seq"]
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.slow
@@ -105,7 +106,7 @@ async def test_a_silent_upstream_keeps_its_lease(alice, settings):
     reply = await Message.objects.aget(pk=done["id"])
     assert reply.status == MessageStatus.COMPLETE
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_a_reply_another_process_marked_interrupted_is_not_overwritten(alice, quick_saves):
@@ -118,7 +119,7 @@ async def test_a_reply_another_process_marked_interrupted_is_not_overwritten(ali
     await Message.objects.filter(pk=reply.pk).aupdate(
         status=MessageStatus.INTERRUPTED, text="judged dead", lease_until=None
     )
-    await asyncio.wait_for(registry.wait_all(), WITHIN)
+    await asyncio.wait_for(replies_finished(), WITHIN)
     await reply.arefresh_from_db()
     assert (reply.status, reply.text) == (MessageStatus.INTERRUPTED, "judged dead")
     await socket.disconnect()
@@ -139,7 +140,7 @@ async def test_a_stop_asked_for_in_the_database_stops_the_reply(alice, quick_sav
     )
     assert done["id"] == reply.pk
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_stopping_twice_keeps_the_partial_text(alice):
@@ -154,7 +155,7 @@ async def test_stopping_twice_keeps_the_partial_text(alice):
     full = compose_reply(strip_directives(text), tokens=300).full_text
     assert reply.text and full.startswith(reply.text) and len(reply.text) < len(full)
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_deleting_the_conversation_mid_reply_ends_the_runner_quietly(alice, quick_saves):
@@ -164,7 +165,7 @@ async def test_deleting_the_conversation_mid_reply_ends_the_runner_quietly(alice
     )
     await Conversation.objects.filter(pk=conversation.pk).adelete()
     # The next save matches no row: the runner stops well before the 10 s the stream would take.
-    await asyncio.wait_for(registry.wait_all(), 3)
+    await asyncio.wait_for(replies_finished(), 3)
     assert not await Message.objects.filter(conversation_id=conversation.pk).aexists()
     await socket.disconnect()
 
@@ -182,7 +183,7 @@ async def test_regenerating_counts_toward_the_send_rate(alice, settings):
     reply = await Message.objects.filter(conversation=conversation, role="assistant").alast()
     assert reply.pk == done["id"], "the reply was not replaced"
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_an_orq_edit_refused_mid_reply_keeps_the_upstream_conversation(alice):
@@ -207,7 +208,7 @@ async def test_an_orq_edit_refused_mid_reply_keeps_the_upstream_conversation(ali
     await socket.send_json_to({"type": "stop"})
     await until(socket, "done")
     await socket.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 @pytest.mark.slow
@@ -249,7 +250,7 @@ async def test_frames_reach_this_processs_sockets_without_the_channel_layer(alic
         assert reply.status == MessageStatus.COMPLETE
     await socket.disconnect()
     await watcher.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_a_session_from_before_a_password_change_is_refused(alice):

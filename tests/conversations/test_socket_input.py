@@ -10,9 +10,9 @@ import logging
 
 import pytest
 
-from conversations import registry
 from conversations.consumers import SOMETHING_WENT_WRONG
 from conversations.models import Message
+from tests.replies import replies_finished
 from tests.sockets import new_conversation, receive, socket_for, until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
@@ -159,7 +159,7 @@ async def test_two_tabs_sending_at_once_each_learn_whose_turn_it_is(alice):
     await until(first, "done")
     await first.disconnect()
     await second.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_a_widget_style_request_is_unknown_on_the_team_chat(alice):

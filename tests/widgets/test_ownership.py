@@ -16,8 +16,9 @@ from django.urls import reverse
 
 from administration import exports, retention, users
 from administration.models import AuditAction, AuditEntry, Tombstone
-from conversations import registry, services
+from conversations import services
 from conversations.models import Conversation, DailyUsage, Message
+from tests.replies import replies_finished
 from tests.sockets import WITHIN, until
 from tests.widgets.test_socket import signed_in
 from webchat.asgi import application
@@ -33,7 +34,7 @@ async def visitor_conversation(widget) -> Conversation:
     await communicator.send_json_to({"type": "send", "text": QUESTION})
     await until(communicator, "done")
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     conversation = await Conversation.objects.aget(widget=widget)
     await sync_to_async(Conversation.objects.filter(pk=conversation.pk).update)(
         title="Parcel zebra-42"
@@ -126,7 +127,7 @@ async def test_a_visitors_messages_never_count_against_the_owners_send_limit(
         await communicator.send_json_to({"type": "send", "text": text})
         await until(communicator, "done")
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     # The owner has sent nothing: their one message a minute is still theirs to send.
     await services.check_send_rate_async(alice)
     with pytest.raises(services.Refused):

@@ -7,8 +7,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from conversations import registry
 from conversations.models import Conversation, Message
+from tests.replies import replies_finished
 from tests.sockets import WITHIN, receive, until
 from tests.widgets.conftest import SITE
 from webchat.asgi import application
@@ -71,7 +71,7 @@ async def test_a_visitor_chats_and_the_reply_streams(widget):
     assert conversation.started_on == f"{SITE}/pricing"
     assert conversation.owner_id is None  # the widget's, not its owner's
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     # Coming back (another page, another day): the same conversation, with its messages.
     again = await socket(widget.public_key)
     await again.send_json_to({"type": "auth", "token": token_for(widget), "origin": SITE})
@@ -94,7 +94,7 @@ async def test_a_visitor_cannot_choose_the_model_or_agent(widget):
     reply = await Message.objects.aget(conversation=conversation, role="assistant")
     assert reply.model == "mistral-small-latest"
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_without_a_good_token_nothing_is_opened(widget, bob):
@@ -175,7 +175,7 @@ async def test_the_token_budget_counts_what_replies_used_today(widget):
     assert "limit" in error["message"]
     assert await Message.objects.filter(conversation__widget=widget, role="user").acount() == 1
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_new_conversation_starts_afresh(widget):
@@ -193,7 +193,7 @@ async def test_new_conversation_starts_afresh(widget):
     await until(communicator, "done")
     assert await Conversation.objects.filter(widget=widget).acount() == 2
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and_usage(
@@ -209,7 +209,7 @@ async def test_widget_conversations_show_in_the_admin_with_their_widget_page_and
     await communicator.send_json_to({"type": "send", "text": "hello from the shop"})
     await until(communicator, "done")
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     usage = await DailyUsage.objects.aget(widget=widget)
     assert (usage.origin, usage.replies) == ("widget", 1)
 
@@ -246,7 +246,7 @@ async def test_a_verified_visitor_finds_their_conversation_on_another_device(wid
     await phone.send_json_to({"type": "send", "text": "started on my phone"})
     await until(phone, "done")
     await phone.disconnect()
-    await registry.wait_all()
+    await replies_finished()
     # Another device: another token, issued later, for the same signed-in user.
     laptop = await socket(widget.public_key)
     await laptop.send_json_to(
@@ -324,7 +324,7 @@ async def test_opening_the_widget_and_new_make_nothing_until_the_first_message(
     _, snapshot = await until(communicator, "snapshot")
     assert snapshot["id"] is not None
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_new_costs_nothing_against_the_limits(widget):
@@ -338,7 +338,7 @@ async def test_new_costs_nothing_against_the_limits(widget):
     assert not await LimitHit.objects.filter(widget=widget).aexists()
     assert await Conversation.objects.filter(widget=widget).acount() == 1
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 # --- whatever arrives gets a clear answer -------------------------------------------------------
@@ -397,7 +397,7 @@ async def test_a_page_that_is_not_a_page_of_the_site_is_not_recorded(widget, pag
     await until(communicator, "done")
     assert (await Conversation.objects.aget(widget=widget)).started_on == ""
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
 
 
 async def test_a_first_message_refused_while_restarting_leaves_no_conversation(
@@ -422,4 +422,4 @@ async def test_a_first_message_refused_while_restarting_leaves_no_conversation(
     await until(communicator, "done")
     assert await Conversation.objects.filter(widget=widget).acount() == 1
     await communicator.disconnect()
-    await registry.wait_all()
+    await replies_finished()
