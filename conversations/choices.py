@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from conversations import providers
+from conversations.providers import ADAPTERS, provider_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +26,12 @@ class Choice:
 
     @property
     def provider_label(self) -> str:
-        return providers.provider_for(self.provider).label
+        return provider_for(self.provider).label
 
 
 def available_choices() -> list[Choice]:
     choices: list[Choice] = []
-    for key, adapter in providers.ADAPTERS.items():
+    for key, adapter in ADAPTERS.items():
         if adapter.configured:
             choices += [Choice(key, "model", m, m) for m in adapter.models()]
             choices += [Choice(key, "agent", k, v) for k, v in adapter.agents().items()]

@@ -19,7 +19,6 @@ from conversations import deletion, shutdown
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
-from conversations.providers import NotOffered
 from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
@@ -436,10 +435,10 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
         raise Refused("A reply is still being written. Stop it or wait for it to finish.")
     # A provider that cannot branch (Orq) makes a new upstream conversation from the edited
     # message, without the turns before it (the page says so).
-    try:
-        turn, repoint = await conversation.adapter.edit_turn(conversation, message, text)
-    except NotOffered:
-        raise Refused("This conversation's model is no longer offered here.") from None
+    choice = choice_of(conversation)
+    if choice is None:
+        raise Refused("This conversation's model is no longer offered here.")
+    turn, repoint = await conversation.adapter.edit_turn(conversation, choice, message, text)
     return Plan(turn, replace_from=message, repoint=repoint)
 
 

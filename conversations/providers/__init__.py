@@ -14,7 +14,6 @@ from django.utils.module_loading import import_string
 from conversations.providers.base import (
     Capabilities,
     ImportListing,
-    NotOffered,
     ProviderAdapter,
     Turn,
     branch_before,
@@ -54,7 +53,6 @@ __all__ = [
     "ADAPTERS",
     "Capabilities",
     "ImportListing",
-    "NotOffered",
     "ProviderAdapter",
     "Turn",
     "branch_before",

@@ -46,10 +46,6 @@ class Turn:
     fresh: bool = False
 
 
-class NotOffered(Exception):
-    """The conversation's model or agent is no longer configured here."""
-
-
 @dataclass(frozen=True)
 class ImportListing:
     """One list of upstream conversations to import: what it is called in progress and errors,
@@ -136,7 +132,7 @@ class ProviderAdapter:
         raise NotImplementedError
 
     async def edit_turn(
-        self, conversation: Conversation, message: Message, text: str
+        self, conversation: Conversation, choice: Choice, message: Message, text: str
     ) -> tuple[Turn, str]:
         """The turn that continues from an edited message, and the upstream conversation it
         runs in if the plan made a new one (else "")."""

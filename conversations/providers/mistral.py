@@ -41,7 +41,7 @@ class MistralAdapter(ProviderAdapter):
     async def regenerate_turn(self, conversation, last_user) -> Turn:
         return await branch_before(conversation, last_user, last_user.text)
 
-    async def edit_turn(self, conversation, message, text: str) -> tuple[Turn, str]:
+    async def edit_turn(self, conversation, choice, message, text: str) -> tuple[Turn, str]:
         return await branch_before(conversation, message, text), ""
 
     async def stream(self, conversation, choice, turn: Turn):

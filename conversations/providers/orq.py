@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from conversations import choices
 from conversations.providers.base import (
     Capabilities,
     ImportListing,
-    NotOffered,
     ProviderAdapter,
     Turn,
 )
@@ -80,12 +78,9 @@ class OrqAdapter(ProviderAdapter):
         # Orq has no branching: the same question is asked again as a new turn.
         return Turn(text=last_user.text)
 
-    async def edit_turn(self, conversation, message, text: str) -> tuple[Turn, str]:
+    async def edit_turn(self, conversation, choice, message, text: str) -> tuple[Turn, str]:
         # Orq cannot branch: a new Orq conversation starts from the edited message, without the
         # turns before it (the page says so).
-        choice = choices.choice_of(conversation)
-        if choice is None:
-            raise NotOffered
         upstream_id = await self.create_upstream(conversation, choice)
         return Turn(text=text, fresh=True), upstream_id
 
