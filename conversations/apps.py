@@ -8,4 +8,7 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         from conversations import checks  # noqa: F401  (registers the checks)
+        from conversations.providers import load_adapters
         from webchat import websocket_auth  # noqa: F401  (a session's sockets end with it)
+
+        load_adapters()

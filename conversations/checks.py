@@ -11,6 +11,16 @@ def upstream_configuration(app_configs, **kwargs):
     for adapter in ADAPTERS.values():
         for problem, hint in adapter.configuration_problems():
             problems.append(Warning(problem, hint=hint, id="webchat.W001"))
+        if adapter.configured and not adapter.setting("BASE_URL"):
+            prefix = adapter.settings_prefix
+            problems.append(
+                Warning(
+                    f"{prefix}_API_KEY is set but {prefix}_BASE_URL is not: nothing can reach "
+                    f"{adapter.name}.",
+                    hint=f"Set {prefix}_BASE_URL to its API's address.",
+                    id="webchat.W003",
+                )
+            )
         if adapter.configured and not (adapter.models() or adapter.agents()):
             prefix = adapter.settings_prefix
             problems.append(

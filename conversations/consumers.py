@@ -44,18 +44,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.follow_session()
         await self.watch()
 
-    async def watch(self) -> None:
-        """Join the open conversation's viewers and send its snapshot."""
+    async def watch(self, *, snapshot: bool = True) -> None:
+        """Join the open conversation's viewers and send its snapshot (not for one just begun
+        here: its `turn` frame, sent next, shows it whole)."""
         self.group = fanout.group_name(self.conversation.pk)
         # Frames wait here while a snapshot is made; every (re)connect starts with one.
-        self.held: list[str] | None = []
+        self.held: list[str] | None = [] if snapshot else None
         self.asked_elsewhere = False
         await self.channel_layer.group_add(self.group, self.channel_name)
         fanout.watch(self.conversation.pk, self)
         self.heartbeat = asyncio.create_task(self.rejoin())
         await inbox.address()  # this process's sweeper and inbox are running from now on
         await leases.mark_expired_interrupted(self.conversation.pk)
-        await self.send_snapshot()
+        if snapshot:
+            await self.send_snapshot()
 
     async def rejoin(self) -> None:
         """Group memberships expire (a killed process's must not linger): renew ours."""

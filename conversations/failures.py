@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from conversations.models import provider_name
 from upstream.errors import (
     BadResponse,
+    NotConfigured,
     NotFound,
     Rejected,
     StreamBroken,
@@ -51,6 +52,11 @@ def explain(exc: UpstreamError, *, words: int = 0) -> Explained:
             message = f"{name} had a problem on its side. Try again in a moment."
         case Unavailable():
             message = f"{name} did not answer in time. Try again in a moment."
+        case NotConfigured():
+            message = (
+                f"Its provider ({exc.provider}) is no longer configured here, so it cannot be "
+                "reached: an administrator can add it back. What is here stays readable."
+            )
         case Rejected(status=401 | 403):
             message = f"{name} refused Webchat's API key. An administrator needs to check it."
         case Rejected():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
 from webchat.badinput import BadInput, parse_id
+
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -130,7 +133,9 @@ async def conversation_start(
         try:
             await deletion.discard(conversation)
         except UpstreamError:
-            pass  # kept here then, and deleted with the next attempt by its owner
+            # Kept here then, empty: its owner (or, a widget's, retention) deletes it later.
+            log.warning("Conversation %s left empty: its provider refused the delete",
+                        conversation.pk, exc_info=True)  # fmt: skip
         raise
     return conversation, message, reply
 

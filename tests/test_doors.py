@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.models import Session
 from django.test import Client
 
 from conversations import services
 from conversations.choices import choice_for
-from tests.sockets import WITHIN, receive
-from webchat.asgi import application
+from tests.sockets import WITHIN, receive, socket_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
 
@@ -32,15 +30,13 @@ async def conversation_of(user):
 async def open_socket(
     conversation_id, client: Client | None, *, origin: bytes | None, host=b"localhost", extra=()
 ):
-    headers = [(b"host", host), *extra]
-    if origin is not None:
-        headers.append((b"origin", origin))
+    """A socket with `client`'s session (signed out later by the test through that client)."""
+    cookie = None
     if client is not None:
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    communicator = WebsocketCommunicator(
-        application, f"/ws/conversations/{conversation_id}/", headers=headers
+        cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator, connected, _ = await socket_for(
+        conversation_id, origin=origin, cookie=cookie, host=host, extra=extra
     )
-    connected, _ = await communicator.connect(timeout=WITHIN)
     return communicator, connected
 
 

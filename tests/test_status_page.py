@@ -14,9 +14,11 @@ import time
 import httpx
 import pytest
 
+from conversations.providers import ADAPTERS
 from emulator.process import ROOT, stop_process
 from upstream import clients
 from webchat.management.commands import serve
+from widgets.models import Widget
 
 
 @pytest.fixture
@@ -209,3 +211,18 @@ def _wait_for_page(url: str, proc: subprocess.Popen, log) -> str:
             pass
         time.sleep(0.3)
     pytest.fail("serve did not answer within 60 s:\n" + log.read_text())
+
+
+@pytest.mark.django_db
+def test_the_demo_widget_is_made_for_the_emulated_providers(settings, alice):
+    """`serve` makes the demo widget before its server has the emulator's keys: the providers
+    the emulator stands in for are what it is made with."""
+    settings.ORQ_API_KEY = settings.MISTRAL_API_KEY = ""
+    settings.WEBCHAT_DEFAULT_CHOICE = ""
+    emulated = list(ADAPTERS.values())
+    key = serve.Command(stdout=io.StringIO())._ensure_demo_widget("http://127.0.0.1:8001", emulated)
+    widget = Widget.objects.get(public_key=key)
+    first = emulated[0]
+    assert (widget.provider, widget.model) == (first.key, first.models()[0])
+    assert "http://127.0.0.1:8001" in widget.allowed_origins.splitlines()
+    assert serve.Command(stdout=io.StringIO())._ensure_demo_widget("http://x:1", []) == key

@@ -13,19 +13,22 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations.models import Conversation, Message
+from conversations.providers import ADAPTERS
 from tests.replies import replies_finished
-from tests.sockets import WITHIN, receive, socket_for, until
+from tests.sockets import SITE, WITHIN, receive, socket_for, until, widget_signed_in
 from tests.third_provider.echo import EchoAdapter
 from tests.third_provider.stub import API_KEY, EchoUpstream, reply_to
+from widgets.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHOICE = "echo:model:echo-1"
+ECHO = f"{EchoAdapter.__module__}.{EchoAdapter.__qualname__}"
 HTMX = {"HX-Request": "true"}
 
 
@@ -39,10 +42,7 @@ def stub():
 @pytest.fixture
 def echo(settings, stub):
     """Echo added as an operator would: the adapter's path and its settings, nothing else."""
-    settings.WEBCHAT_PROVIDERS = [
-        *settings.WEBCHAT_PROVIDERS,
-        f"{EchoAdapter.__module__}.{EchoAdapter.__qualname__}",
-    ]
+    settings.WEBCHAT_PROVIDERS = [*settings.WEBCHAT_PROVIDERS, ECHO]
     settings.ECHO_API_KEY = API_KEY
     settings.ECHO_BASE_URL = stub.url
     settings.ECHO_MODELS = ["echo-1"]
@@ -80,9 +80,12 @@ async def test_a_person_uses_an_echo_conversation_end_to_end(echo, alice):
     assert connected
     await receive(socket)
     await socket.send_json_to({"type": "send", "text": "second question"})
-    deltas, done = await until(socket, "done")
-    streamed = "".join(f.get("text", "") for f in deltas if f["type"] == "delta")
-    assert streamed.endswith("question") and done["status"] == "complete"
+    frames, done = await until(socket, "done")
+    assert done["status"] == "complete"
+    deltas = [f for f in frames if f["type"] == "delta"]
+    assert deltas, "the reply streams in deltas"
+    seqs = [f["seq"] for f in deltas]
+    assert seqs == sorted(seqs) and seqs[-1] == len(reply_to("second question").split())
     assert await texts(conversation) == [
         "hello there",
         reply_to("hello there"),
@@ -97,10 +100,18 @@ async def test_a_person_uses_an_echo_conversation_end_to_end(echo, alice):
     assert echo.conversations[conversation.upstream_id].title == "Echo chamber"
 
     # Regenerate: Echo branches, so the turn follows the first reply's entry upstream.
+    last_reply = await Message.objects.filter(conversation=conversation).alast()
     await socket.send_json_to({"type": "regenerate"})
     _, turn = await until(socket, "turn")
+    assert turn["replace_from"] == last_reply.pk
     _, done = await until(socket, "done")
-    assert done["status"] == "complete"
+    assert done["status"] == "complete" and done["id"] != last_reply.pk
+    assert await texts(conversation) == [
+        "hello there",
+        reply_to("hello there"),
+        "second question",
+        reply_to("second question"),
+    ]
     assert echo.texts(conversation.upstream_id) == [
         "hello there",
         reply_to("hello there"),
@@ -158,7 +169,9 @@ def test_the_status_page_and_the_admin_know_echo(echo, carol):
     client = Client()
     client.force_login(carol)
     status = client.get(reverse("conversations:status")).content.decode()
-    assert "Echo Labs" in status and echo.url in status
+    entry = status[status.index('id="provider-echo"') :].split("</li>", 1)[0]
+    assert "Echo Labs" in entry and echo.url in entry and "reachable" in entry
+    assert "unreachable" not in entry
     form = client.get(reverse("admin:conversations_conversation_import")).content.decode()
     assert '<option value="echo">Echo Labs</option>' in form
 
@@ -198,12 +211,34 @@ def test_an_administrator_imports_and_deletes_echo_conversations(echo, carol, al
     assert AuditEntry.objects.filter(action=AuditAction.DELETE, actor=carol).exists()
 
 
-def test_without_echo_in_the_setting_nothing_offers_it(settings, alice):
+def test_the_setting_alone_adds_and_takes_away_a_provider(settings, stub, alice, monkeypatch):
+    """Its settings may come from the environment too: no edit of settings.py."""
     client = Client()
     client.force_login(alice)
-    settings.ECHO_API_KEY = API_KEY
-    page = client.get(reverse("conversations:index")).content.decode()
-    assert "Echo Labs" not in page
+    for name, value in (("API_KEY", API_KEY), ("BASE_URL", stub.url), ("MODELS", "echo-1")):
+        monkeypatch.setenv(f"ECHO_{name}", value)
+    assert "Echo Labs" not in client.get(reverse("conversations:index")).text
+    with override_settings(WEBCHAT_PROVIDERS=[*settings.WEBCHAT_PROVIDERS, ECHO]):
+        assert f'value="{CHOICE}"' in client.get(reverse("conversations:index")).text
+    assert "echo" not in ADAPTERS
+    assert "Echo Labs" not in client.get(reverse("conversations:index")).text
+
+
+async def test_a_widget_visitor_talks_to_echo(echo, alice):
+    widget = await Widget.objects.acreate(
+        name="Echo help", owner=alice, provider="echo", model="echo-1", allowed_origins=SITE
+    )
+    visitor = await widget_signed_in(widget)
+    await visitor.send_json_to({"type": "send", "text": "from a visitor"})
+    turn = await receive(visitor)
+    assert turn["type"] == "turn" and "from a visitor" in turn["html"]
+    _, done = await until(visitor, "done")
+    assert done["status"] == "complete"
+    conversation = await Conversation.objects.aget(widget=widget)
+    assert conversation.owner_id is None
+    assert echo.texts(conversation.upstream_id) == ["from a visitor", reply_to("from a visitor")]
+    await visitor.disconnect()
+    await replies_finished()
 
 
 def test_the_provider_table_has_a_column_for_echo(echo):

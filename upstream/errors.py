@@ -50,3 +50,7 @@ class BadResponse(UpstreamError):
 
 class StreamBroken(UpstreamError):
     """A stream ended before its final event: the connection dropped or timed out mid-reply."""
+
+
+class NotConfigured(UpstreamError):
+    """No provider with this key is configured here (it was taken out of the settings)."""

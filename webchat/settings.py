@@ -170,10 +170,10 @@ AUTHENTICATION_BACKENDS = [
 # The provider adapters (conversations/providers/): each reads <PREFIX>_API_KEY, _BASE_URL,
 # _MODELS and _AGENTS below. A provider is usable when its key is set. The run command starts the
 # bundled emulator and points every provider without a key at it.
-WEBCHAT_PROVIDERS = [
-    "conversations.providers.orq.OrqAdapter",
-    "conversations.providers.mistral.MistralAdapter",
-]
+WEBCHAT_PROVIDERS = env_list(
+    "WEBCHAT_PROVIDERS",
+    "conversations.providers.orq.OrqAdapter,conversations.providers.mistral.MistralAdapter",
+)
 ORQ_API_KEY = env_str("ORQ_API_KEY")
 ORQ_BASE_URL = env_url("ORQ_BASE_URL", "https://api.orq.ai")
 ORQ_PROJECT_ID = env_str("ORQ_PROJECT_ID")

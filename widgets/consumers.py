@@ -196,7 +196,7 @@ class WidgetConsumer(ChatConsumer):
                 _("This chat's assistant is not available right now. Please try again later.")
             ) from None
         self.conversation = conversation
-        await self.watch()
+        await self.watch(snapshot=False)
         await self.run_turn(message, reply, turn=services.Turn(text=text))
 
     async def check_rate(self) -> None:

@@ -1,13 +1,15 @@
 """One adapter per provider, chosen by the provider key a conversation stores.
 
-The adapters are the classes named in `WEBCHAT_PROVIDERS`. A third provider is one module (a
-`ProviderAdapter` with its `Capabilities`), its client in `upstream/`, its settings, and its
-class's path added to `WEBCHAT_PROVIDERS`.
+The adapters are the classes named in `WEBCHAT_PROVIDERS`, loaded when the app is ready. A third
+provider is one module (a `ProviderAdapter` with its `Capabilities`), its client, its settings
+(`<PREFIX>_API_KEY`, ... in settings or the environment), and its class's path added to
+`WEBCHAT_PROVIDERS`.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
@@ -16,6 +18,7 @@ from conversations.providers.base import (
     ImportListing,
     ProviderAdapter,
     Turn,
+    Unserved,
     branch_before,
 )
 
@@ -25,20 +28,31 @@ ADAPTERS: dict[str, ProviderAdapter] = {}
 
 
 def load_adapters(**kwargs) -> None:
+    """(Re)load the adapters `WEBCHAT_PROVIDERS` names: at ready(), and when a test changes it."""
     if kwargs and kwargs.get("setting") != "WEBCHAT_PROVIDERS":
         return
-    adapters = [import_string(path)() for path in settings.WEBCHAT_PROVIDERS]
+    adapters = []
+    for path in settings.WEBCHAT_PROVIDERS:
+        try:
+            adapters.append(import_string(path)())
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"WEBCHAT_PROVIDERS: cannot load {path!r}: {exc}") from exc
     ADAPTERS.clear()
     ADAPTERS.update((adapter.key, adapter) for adapter in adapters)
+
+
+setting_changed.connect(load_adapters)
 
 
 def provider_for(conversation_or_key) -> ProviderAdapter:
     """The adapter of a conversation (or anything with `.provider`), or of a provider key.
 
-    A key no adapter has is a LookupError (KeyError).
+    A key no configured adapter serves (a provider taken out of `WEBCHAT_PROVIDERS` while its
+    conversations stay) gets one that can show them and says its provider is not configured.
     """
     key = getattr(conversation_or_key, "provider", conversation_or_key)
-    return ADAPTERS[key]
+    adapter = ADAPTERS.get(key)
+    return adapter if adapter is not None else Unserved(key)
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -46,16 +60,15 @@ def provider_choices() -> list[tuple[str, str]]:
     return [(adapter.key, adapter.label) for adapter in ADAPTERS.values()]
 
 
-setting_changed.connect(load_adapters)
-load_adapters()
-
 __all__ = [
     "ADAPTERS",
     "Capabilities",
     "ImportListing",
     "ProviderAdapter",
     "Turn",
+    "Unserved",
     "branch_before",
+    "load_adapters",
     "provider_choices",
     "provider_for",
 ]

@@ -13,6 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from upstream.errors import NotConfigured
+
 if TYPE_CHECKING:
     from conversations.choices import Choice
     from conversations.models import Conversation, Message
@@ -35,6 +37,19 @@ class Capabilities:
     takes_instructions: bool
     # Takes files with a turn.
     takes_files: bool
+
+
+def _from_environment(full: str, name: str) -> Any:
+    from webchat.env import env_list, env_pairs, env_str
+
+    match name:
+        case "MODELS":
+            return env_list(full)
+        case "AGENTS":
+            return env_pairs(full)
+        case "BASE_URL":
+            return env_str(full).rstrip("/")
+    return env_str(full)
 
 
 @dataclass(frozen=True)
@@ -80,10 +95,14 @@ class ProviderAdapter:
         return f"{self.settings_prefix}_API_KEY"
 
     def setting(self, name: str) -> Any:
-        """One of its settings: `setting("BASE_URL")` is `<prefix>_BASE_URL`."""
+        """One of its settings: `setting("BASE_URL")` is `<prefix>_BASE_URL`, from Django's
+        settings or else the environment (so a new provider needs no edit of settings.py)."""
         from django.conf import settings
 
-        return getattr(settings, f"{self.settings_prefix}_{name}")
+        full = f"{self.settings_prefix}_{name}"
+        if hasattr(settings, full):
+            return getattr(settings, full)
+        return _from_environment(full, name)
 
     @property
     def configured(self) -> bool:
@@ -150,6 +169,66 @@ class ProviderAdapter:
     def imported_title(self, title: str) -> str:
         """An upstream title as ours ("" for a provider's placeholder)."""
         return title
+
+
+class _Unreachable:
+    """The client of a provider no adapter serves: every call says so."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def _not_configured(self) -> NotConfigured:
+        return NotConfigured(
+            f"no provider {self.key!r} is configured here (WEBCHAT_PROVIDERS)", provider=self.key
+        )
+
+    async def get_conversation(self, conversation_id: str):
+        raise self._not_configured()
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        raise self._not_configured()
+
+
+class Unserved(ProviderAdapter):
+    """A stored provider key that no adapter in `WEBCHAT_PROVIDERS` serves (a provider taken
+    out of the setting while its conversations stay): they can be read and kept, not continued,
+    and anything that needs the provider fails in words instead of a KeyError."""
+
+    capabilities = Capabilities(
+        can_rename=False,
+        can_branch=False,
+        names_conversations=False,
+        keeps_earlier_turns_on_continue=False,
+        takes_instructions=False,
+        takes_files=False,
+    )
+    settings_prefix = ""
+    name = "The provider"
+
+    def __init__(self, key: str) -> None:
+        self.key = self.label = key
+
+    @property
+    def configured(self) -> bool:
+        return False
+
+    def models(self) -> Sequence[str]:
+        return ()
+
+    def agents(self) -> dict[str, str]:
+        return {}
+
+    def client(self):
+        return _Unreachable(self.key)
+
+    async def ping(self) -> None:
+        raise _Unreachable(self.key)._not_configured()
+
+    async def history(self, upstream_id: str):
+        raise _Unreachable(self.key)._not_configured()
+
+    async def stream(self, conversation, choice, turn):
+        raise _Unreachable(self.key)._not_configured()
 
 
 async def branch_before(conversation: Conversation, message: Message, text: str) -> Turn:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from conversations.models import Conversation
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from conversations.models import Conversation, Message
 from conversations.providers import ADAPTERS, provider_for
 from conversations.providers.differences import with_table
 
@@ -48,6 +52,11 @@ def test_no_module_outside_the_adapters_compares_provider_keys():
             for node in ast.walk(tree):
                 if isinstance(node, ast.Compare) and _compares_a_provider_key(node):
                     found.append(f"{relative}:{node.lineno}")
+                # Nor names one, nor reads one provider's settings (the adapter's `setting`).
+                if isinstance(node, ast.Constant) and node.value in PROVIDER_KEYS:
+                    found.append(f"{relative}:{node.lineno}: {node.value!r}")
+                if isinstance(node, ast.Attribute) and node.attr.startswith(("ORQ_", "MISTRAL_")):
+                    found.append(f"{relative}:{node.lineno}: {node.attr}")
                 if isinstance(node, ast.Attribute) and node.attr in ("ORQ", "MISTRAL"):
                     if isinstance(node.value, ast.Name) and node.value.id == "Provider":
                         found.append(f"{relative}:{node.lineno}")
@@ -103,3 +112,36 @@ def test_every_stored_provider_has_an_adapter_chosen_by_its_key():
     conversation = Conversation(provider="mistral")
     assert conversation.adapter is provider_for("mistral") is provider_for(conversation)
     assert conversation.capabilities is provider_for("mistral").capabilities
+
+
+@pytest.mark.django_db
+def test_a_provider_taken_out_of_the_setting_leaves_its_conversations_readable(alice, carol):
+    """Its stored key has no adapter now: its conversations open, say what happened when asked
+    to reach it, and are kept rather than half-deleted."""
+    conversation = Conversation.objects.create(
+        owner=alice, provider="retired", model="old-model", upstream_id="up_1", title="Old talk"
+    )
+    Message.objects.create(conversation=conversation, role="user", text="still here")
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("conversations:detail", args=[conversation.pk]))
+    assert page.status_code == 200 and "still here" in page.text
+    assert "Old talk" in client.get(reverse("conversations:index")).text
+
+    deleted = client.post(
+        reverse("conversations:delete", args=[conversation.pk]), headers={"HX-Request": "true"}
+    )
+    assert "Its provider (retired) is no longer configured here" in deleted.text
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+    admin = Client()
+    admin.force_login(carol)
+    changelist = reverse("admin:conversations_conversation_changelist")
+    assert admin.get(changelist).status_code == 200
+    response = admin.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [conversation.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "kept; upstream failed" in response.text
+    assert Conversation.objects.filter(pk=conversation.pk).exists()

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
@@ -27,7 +26,6 @@ from tests.sockets import (
     socket_for,
     until,
 )
-from webchat.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
 
@@ -259,10 +257,5 @@ async def test_a_session_from_before_a_password_change_is_refused(alice):
     # Django ties a session to the password: changing it signs every session out.
     alice.password = make_password("a brand new password")
     await alice.asave(update_fields=["password"])
-    socket = WebsocketCommunicator(
-        application,
-        f"/ws/conversations/{conversation.pk}/",
-        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)],
-    )
-    await socket.connect(timeout=WITHIN)
+    socket, _, _ = await socket_for(conversation.pk, cookie=cookie)
     assert (await socket.receive_output(timeout=WITHIN))["code"] == 4403

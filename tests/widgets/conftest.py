@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.sockets import SITE
 from widgets.models import Widget
-
-SITE = "https://shop.example.com"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import zipfile
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
@@ -19,9 +18,8 @@ from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations import services
 from conversations.models import Conversation, DailyUsage, Message
 from tests.replies import replies_finished
-from tests.sockets import WITHIN, until
-from tests.widgets.test_socket import signed_in
-from webchat.asgi import application
+from tests.sockets import WITHIN, socket_for, until
+from tests.sockets import widget_signed_in as signed_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
 
@@ -80,18 +78,7 @@ async def test_the_widget_owner_gets_404_on_every_door_of_a_visitor_conversation
         ["page", "fragment", "earlier", "rename", "delete"], 404
     )
     # The socket: refused with 4404, and nothing sent there reaches the conversation.
-    client = Client()
-    await sync_to_async(client.force_login)(alice)
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/conversations/{conversation.pk}/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
-    connected, _ = await communicator.connect(timeout=WITHIN)
+    communicator, connected, _ = await socket_for(conversation.pk, alice)
     assert connected
     assert (await communicator.receive_output(timeout=WITHIN))["code"] == 4404
     assert await services.conversation_for(alice, conversation.pk) is None

@@ -5,49 +5,16 @@ from __future__ import annotations
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from conversations.models import Conversation, Message
 from tests.replies import replies_finished
-from tests.sockets import WITHIN, receive, until
-from tests.widgets.conftest import SITE
-from webchat.asgi import application
+from tests.sockets import SITE, WITHIN, receive, token_for, until
+from tests.sockets import widget_signed_in as signed_in
+from tests.sockets import widget_socket as socket
 from widgets import tokens
 from widgets.models import LimitHit, Widget
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("upstreams")]
-
-
-def token_for(widget, origin=SITE, visitor="anon:test-visitor") -> str:
-    return tokens.issue(tokens.Visitor(widget.public_key, visitor, origin))
-
-
-async def socket(widget_key: str):
-    communicator = WebsocketCommunicator(
-        application, f"/ws/widget/{widget_key}/",
-        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
-    )  # fmt: skip
-    connected, _ = await communicator.connect(timeout=WITHIN)
-    assert connected
-    return communicator
-
-
-async def signed_in(widget, **auth):
-    communicator = await socket(widget.public_key)
-    await communicator.send_json_to(
-        {
-            "type": "auth",
-            "token": token_for(widget),
-            "origin": SITE,
-            "page": f"{SITE}/pricing",
-            **auth,
-        }
-    )
-    history = await receive(communicator)
-    assert history["type"] == "history", history
-    snapshot = await receive(communicator)
-    assert snapshot["type"] == "snapshot"
-    return communicator
 
 
 async def refused(widget_key: str, message: dict) -> str:
@@ -312,8 +279,9 @@ async def test_opening_the_widget_and_new_make_nothing_until_the_first_message(
     assert await sync_to_async(orq_conversations)(emulator_url) == before
 
     await communicator.send_json_to({"type": "send", "text": "my first question"})
-    _, turn = await until(communicator, "turn")
-    assert "my first question" in turn["html"]
+    # The turn comes first and whole: no snapshot of a reply the page has not been shown yet.
+    turn = await receive(communicator)
+    assert turn["type"] == "turn" and "my first question" in turn["html"]
     await until(communicator, "done")
     conversation = await Conversation.objects.aget(widget=widget)
     made = await sync_to_async(orq_conversations)(emulator_url) - before

@@ -41,17 +41,17 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self._ensure_demo_user()
+        keyless = [adapter for adapter in ADAPTERS.values() if not adapter.configured]
+        emulate = [adapter for adapter in keyless if adapter.emulated and not no_emulator]
         demo_site = None
         if settings.DEMO and demo_site_port:
             site_url = f"http://{host}:{demo_site_port}"
-            key = self._ensure_demo_widget(site_url)
+            offered = [a for a in ADAPTERS.values() if a.configured or a in emulate]
+            key = self._ensure_demo_widget(site_url, offered)
             if key:
                 demo_site = demo_host.start(
                     demo_site_port, webchat_url=f"http://{host}:{port}", key=key, host=host
                 )
-
-        keyless = [adapter for adapter in ADAPTERS.values() if not adapter.configured]
-        emulate = [adapter for adapter in keyless if adapter.emulated and not no_emulator]
         env = dict(os.environ)
         emulator = None
         if emulate:
@@ -128,23 +128,32 @@ class Command(BaseCommand):
         reset = f".venv/bin/python manage.py changepassword {username}"
         self.stdout.write(f"Forgot the password? Set a new one: {reset}")
 
-    def _ensure_demo_widget(self, site_url: str) -> str:
-        """The demo widget, allowed on the stand-in website (made once, then kept); "" when
-        no provider is offered to make it with."""
+    def _ensure_demo_widget(self, site_url: str, offered: list) -> str:
+        """The demo widget, allowed on the stand-in website (made once, then kept), on the
+        default choice or else the first model of the providers `offered` (those with a key,
+        and those the emulator stands in for: this process does not see the emulator's keys);
+        "" when there is none."""
         from conversations.choices import default_choice
         from widgets.models import Widget
 
         widget = Widget.objects.filter(name="Demo widget").first()
         if widget is None:
             choice = default_choice()
-            if choice is None:
-                return ""
+            if choice is not None:
+                provider, kind, name, upstream = (
+                    choice.provider, choice.kind, choice.name, choice.upstream
+                )  # fmt: skip
+            else:
+                first = next((a for a in offered if a.models()), None)
+                if first is None:
+                    return ""
+                provider, kind, name, upstream = first.key, "model", "", first.models()[0]
             widget = Widget.objects.create(
                 name="Demo widget",
                 owner=get_user_model().objects.order_by("id").first(),
-                provider=choice.provider,
-                model=choice.upstream if choice.kind == "model" else "",
-                agent=choice.name if choice.kind == "agent" else "",
+                provider=provider,
+                model=upstream if kind == "model" else "",
+                agent=name if kind == "agent" else "",
                 starters=["What can you do?", "Show me some code"],
             )
         origins = {site_url, site_url.replace("127.0.0.1", "localhost")}
