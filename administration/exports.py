@@ -238,7 +238,7 @@ def conversation_markdown(conversation: Conversation, messages: Iterable[Message
         f"# {title}",
         "",
         f"- Owner: {owner_label(conversation)}",
-        f"- Provider: {conversation.get_provider_display()}",
+        f"- Provider: {conversation.provider_label}",
         f"- Agent: {conversation.agent}"
         if conversation.agent
         else f"- Model: {conversation.model}",

@@ -2,10 +2,12 @@
 
     python benchmarks/ab.py BEFORE AFTER              # full relay.py, 3 runs each (~25 min)
     python benchmarks/ab.py BEFORE AFTER --quick      # relay.py --quick, 3 runs each
+    python benchmarks/ab.py BEFORE AFTER --pages      # pages.py instead, 3 runs each
 
 Each commit is a `git worktree` in a temporary directory, run with this checkout's Python; the
 runs alternate A, B, A, B... so a slow spell of the machine falls on both. Prints, per layer and
-N, the median of the runs with their min-max, and writes every run to benchmarks/results/ab.json.
+N (or per page), the median of the runs with their min-max, and writes every run to
+benchmarks/results/ab-relay.json (or ab-pages.json).
 """
 
 from __future__ import annotations
@@ -30,12 +32,10 @@ def worktree(rev: str, where: Path) -> Path:
     return path
 
 
-def run_once(tree: Path, quick: bool) -> dict:
-    command = [sys.executable, str(tree / "benchmarks" / "relay.py")] + (
-        ["--quick"] if quick else []
-    )
-    subprocess.run(command, cwd=tree, check=True)
-    return json.loads((tree / "benchmarks" / "results" / "relay.json").read_text())
+def run_once(tree: Path, bench: str, quick: bool) -> dict:
+    command = [sys.executable, str(tree / "benchmarks" / f"{bench}.py")]
+    subprocess.run(command + (["--quick"] if quick else []), cwd=tree, check=True)
+    return json.loads((tree / "benchmarks" / "results" / f"{bench}.json").read_text())
 
 
 def rows(result: dict) -> dict[tuple[str, int], dict]:
@@ -59,7 +59,9 @@ def main() -> None:
     parser.add_argument("after")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--pages", action="store_true", help="the pages benchmark instead")
     args = parser.parse_args()
+    bench = "pages" if args.pages else "relay"
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     results: dict[str, list[dict]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory() as where:
@@ -68,16 +70,19 @@ def main() -> None:
             for i in range(args.runs):
                 for side in ("A", "B"):
                     print(f"--- run {i + 1} of {args.runs}, {side}", flush=True)
-                    results[side].append(run_once(trees[side], args.quick))
+                    results[side].append(run_once(trees[side], bench, args.quick))
         finally:
             for tree in trees.values():
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    out = ROOT / "benchmarks" / "results" / "ab.json"
+    out = ROOT / "benchmarks" / "results" / f"ab-{bench}.json"
     out.parent.mkdir(exist_ok=True)
     document = {"before": args.before, "after": args.after, "started": started, "runs": results}
     out.write_text(json.dumps(document, indent=2))
     print(f"A = {args.before}, B = {args.after}; {args.runs} runs each from {started}; "
           "median (min-max)")  # fmt: skip
+    if args.pages:
+        print_pages(results)
+        return
     print("layer    N  side  " + "  ".join(f"{f:<22}" for f in FIELDS))
     keys = sorted({key for r in results["A"] + results["B"] for key in rows(r)})
     for layer, n in keys:
@@ -86,6 +91,16 @@ def main() -> None:
             cells = [spread([run[f] for run in runs]) for f in FIELDS]
             print(f"{layer:<7} {n:>3}  {side}     " + "  ".join(f"{c:<22}" for c in cells)
                   + f"  runs={len(runs)}")  # fmt: skip
+
+
+def print_pages(results: dict[str, list[dict]]) -> None:
+    print(f"{'page':<32} side  ms                      queries")
+    for page in results["A"][0]["pages"]:
+        for side in ("A", "B"):
+            runs = [r["pages"][page] for r in results[side]]
+            ms = spread([round(run["ms"], 1) for run in runs])
+            queries = sorted({run["queries"] for run in runs})
+            print(f"{page:<32} {side}     {ms:<22}  {queries}")
 
 
 if __name__ == "__main__":

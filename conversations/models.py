@@ -127,6 +127,12 @@ class Conversation(models.Model):
         return provider_for(self.provider)
 
     @property
+    def provider_label(self) -> str:
+        """Its provider's full name ("Orq.ai"), from the adapter: `get_provider_display` would
+        rebuild the choices from the adapters for every row of a list."""
+        return self.adapter.label
+
+    @property
     def capabilities(self):
         """What its provider can do; pages read it (`conversation.capabilities.can_branch`)."""
         return self.adapter.capabilities

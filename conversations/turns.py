@@ -20,7 +20,7 @@ async def open_turn(
     choice = choice_of(conversation)
     if choice is None:
         raise Rejected(
-            f"{conversation.choice_label} on {conversation.get_provider_display()} is no longer "
+            f"{conversation.choice_label} on {conversation.provider_label} is no longer "
             "offered here; start a new conversation.",
             provider=conversation.provider,
             status=400,

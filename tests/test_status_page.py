@@ -226,3 +226,12 @@ def test_the_demo_widget_is_made_for_the_emulated_providers(settings, alice):
     assert (widget.provider, widget.model) == (first.key, first.models()[0])
     assert "http://127.0.0.1:8001" in widget.allowed_origins.splitlines()
     assert serve.Command(stdout=io.StringIO())._ensure_demo_widget("http://x:1", []) == key
+
+
+@pytest.mark.django_db
+def test_the_demo_widget_on_a_default_agent_talks_to_that_agent(settings, alice):
+    settings.ORQ_API_KEY = "emulator"
+    settings.WEBCHAT_DEFAULT_CHOICE = "orq:agent:demo"
+    key = serve.Command(stdout=io.StringIO())._ensure_demo_widget("http://127.0.0.1:8001", [])
+    widget = Widget.objects.get(public_key=key)
+    assert (widget.provider, widget.agent, widget.model) == ("orq", "demo", "")

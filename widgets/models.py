@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from conversations.models import provider_choices
+from conversations.providers import provider_for
 
 if TYPE_CHECKING:
     from widgets.origins import Origin
@@ -120,7 +121,7 @@ class Widget(models.Model):
         if choice_of(self) is None:
             kind, name = kind_and_name(self.model, self.agent)
             raise ValidationError(
-                f"{self.get_provider_display()} {kind} {name!r} is not offered here."
+                f"{provider_for(self.provider).label} {kind} {name!r} is not offered here."
             )
         if self.max_message_chars > settings.WEBCHAT_MAX_MESSAGE_CHARS:
             # The socket's frame size is set for the site-wide limit: a longer message would be
