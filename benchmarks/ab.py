@@ -32,9 +32,9 @@ def worktree(rev: str, where: Path) -> Path:
     return path
 
 
-def run_once(tree: Path, bench: str, quick: bool) -> dict:
+def run_once(tree: Path, bench: str, options: list[str]) -> dict:
     command = [sys.executable, str(tree / "benchmarks" / f"{bench}.py")]
-    subprocess.run(command + (["--quick"] if quick else []), cwd=tree, check=True)
+    subprocess.run(command + options, cwd=tree, check=True)
     return json.loads((tree / "benchmarks" / "results" / f"{bench}.json").read_text())
 
 
@@ -60,8 +60,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--pages", action="store_true", help="the pages benchmark instead")
+    parser.add_argument("--markdown", action="store_true", help="relay.py --markdown")
     args = parser.parse_args()
     bench = "pages" if args.pages else "relay"
+    options = ["--quick"] * args.quick + ["--markdown"] * args.markdown
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     results: dict[str, list[dict]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory() as where:
@@ -70,7 +72,7 @@ def main() -> None:
             for i in range(args.runs):
                 for side in ("A", "B"):
                     print(f"--- run {i + 1} of {args.runs}, {side}", flush=True)
-                    results[side].append(run_once(trees[side], bench, args.quick))
+                    results[side].append(run_once(trees[side], bench, options))
         finally:
             for tree in trees.values():
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)

@@ -7,6 +7,7 @@ read directly by an httpx-sse client: the baseline. Each text token is the emula
 
     python benchmarks/relay.py            # everything, about 3 minutes
     python benchmarks/relay.py --quick    # one small run of each kind
+    python benchmarks/relay.py --markdown # the replies' own Markdown, each word stamped
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import resource
 import signal
 import statistics
@@ -130,9 +132,23 @@ class Stack:
         self.emulator.stop()
 
 
+# `--markdown`: the reply's own Markdown (bold, a list, a code block...), each word stamped with
+# its send time as `{t:…}`; else every token is a bare send time.
+MARKDOWN = False
+STAMP = re.compile(r"\{t:(\d+\.\d+)\}")
+
+
 def directive(rate: float, tokens: int) -> str:
     # A unique prompt per stream; the same knobs for relay and baseline.
-    return f"[[emulator clock=1 tokens_per_second={rate:g} tokens={tokens}]] bench {uuid.uuid4().hex[:6]}"
+    clock = 2 if MARKDOWN else 1
+    return f"[[emulator clock={clock} tokens_per_second={rate:g} tokens={tokens}]] bench {uuid.uuid4().hex[:6]}"
+
+
+def send_times(text: str) -> list[float]:
+    """The send time of each token in a piece of streamed text."""
+    if MARKDOWN:
+        return [float(stamp) for stamp in STAMP.findall(text)]
+    return [float(token) for token in text.split()]
 
 
 async def relay_stream(
@@ -164,8 +180,7 @@ async def relay_stream(
             now = time.time()
             if frame["type"] == "delta" and frame.get("text"):
                 frames += 1
-                for token in frame["text"].split():
-                    latencies.append(now - float(token))
+                latencies.extend(now - sent_at for sent_at in send_times(frame["text"]))
                 first = first or now
                 if last is not None:
                     stall = max(stall, now - last)
@@ -187,7 +202,7 @@ async def baseline_stream(client: httpx.AsyncClient, rate: float, tokens: int, s
             if data["type"] == "message.output.delta" and isinstance(data["content"], str):
                 now = time.time()
                 first = first or now
-                latencies.append(now - float(data["content"]))
+                latencies.extend(now - sent_at for sent_at in send_times(data["content"]))
     return latencies, (first or sent) - sent
 
 
@@ -324,13 +339,21 @@ async def main() -> None:
         help="only profile the server (py-spy) under N streams at 20 tokens/s, per layer",
     )  # fmt: skip
     parser.add_argument("--tokens", type=int, default=80, help="tokens per profiled stream")
+    parser.add_argument(
+        "--markdown", action="store_true",
+        help="stream the reply's own Markdown (each word stamped) instead of bare times",
+    )  # fmt: skip
     args = parser.parse_args()
+    global MARKDOWN
+    MARKDOWN = args.markdown
     os.sched_setaffinity(0, {int(LOAD_CORE)})
     print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} cores · {time.strftime('%Y-%m-%d %H:%M %Z')}")  # fmt: skip
     repeats = 1 if args.quick else 3
     capacity = [50, 100] if args.quick else [50, 100, 200, 300]
-    results: dict[str, object] = {"machine": platform.node(), "date": time.strftime("%Y-%m-%d")}
+    results: dict[str, object] = {
+        "machine": platform.node(), "date": time.strftime("%Y-%m-%d"), "markdown": MARKDOWN
+    }  # fmt: skip
     for layer in args.layers.split(","):
         stack = Stack(layer)
         try:

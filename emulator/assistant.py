@@ -146,14 +146,35 @@ def compose_reply(prompt: str, *, agent: bool = False, tokens: int | None = None
 
 
 CLOCK_TOKEN = "@@clock@@ "
+# Where the send time goes in a stamped word (clock=2): the stream writes `{t:<seconds>}` there.
+CLOCK_STAMP = "@@stamp@@"
+_UNSTAMPED = re.compile(r"^(?:\d+[.)]|[^\w]*)$")
 
 
-def compose_for(prompt: str, *, agent: bool, tokens: int | None, clock: bool) -> Reply:
-    """The reply a request gets: `compose_reply`, or with `clock` its tokens as time slots."""
+def compose_for(prompt: str, *, agent: bool, tokens: int | None, clock: int) -> Reply:
+    """The reply a request gets: `compose_reply`; with `clock` 1 its tokens as time slots; with
+    2 its Markdown with a time slot after each word (`stamp_words`)."""
     reply = compose_reply(prompt, agent=agent, tokens=tokens)
-    if not clock:
-        return reply
-    return dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
+    if clock == 1:
+        return dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
+    if clock == 2:
+        return dataclasses.replace(reply, text=stamp_words(reply.text))
+    return reply
+
+
+def stamp_words(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """A time slot after each word, where it leaves the Markdown what it was: not on list
+    markers or other punctuation-only tokens, nor on a code fence's line."""
+    stamped = []
+    line = ""  # the line the token is on, up to it
+    for token in tokens:
+        word = token.rstrip()
+        if _UNSTAMPED.match(word) or (line + word).lstrip().startswith(("```", "~~~")):
+            stamped.append(token)
+        else:
+            stamped.append(word + CLOCK_STAMP + token[len(word) :])
+        line = (line + token).rsplit("\n", 1)[-1]
+    return tuple(stamped)
 
 
 def prompt_tokens(prompt: str) -> int:

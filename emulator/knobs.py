@@ -60,7 +60,7 @@ _PARSERS: dict[str, tuple[Callable[[str], float | int], str]] = {
     "tokens_per_second": (_seconds, "must be a number, 0 (no pacing) or more"),
     "tokens": (_integer(1), "must be a whole number of tokens, 1 or more"),
     "times": (_integer(1), "must be a whole number of requests, 1 or more"),
-    "clock": (_integer(0, 1), "must be 0 or 1"),
+    "clock": (_integer(0, 2), "must be 0, 1 or 2"),
 }
 NAMES = tuple(_PARSERS)
 
@@ -117,8 +117,9 @@ class Knobs:
     fail_at: int | None = None
     tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND
     tokens: int | None = None
-    # Benchmarks: each text token is the wall-clock time it was sent, so a client far down
-    # a relay can tell how long the token took to reach it.
+    # Benchmarks: each text token is the wall-clock time it was sent (1), or the reply's own
+    # Markdown with that time stamped on each word as `{t:…}` (2), so a client far down a relay
+    # can tell how long the token took to reach it.
     clock: int = 0
 
     @classmethod

@@ -286,7 +286,7 @@ class MistralAPI:
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
         agent = conversation.agent_id is not None
-        reply = compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=bool(knobs.clock))
+        reply = compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=knobs.clock)
         turn = Turn(conversation=conversation, reply=reply, store=store)
         if store:
             conversation.entries.extend(inputs)

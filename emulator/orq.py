@@ -315,7 +315,7 @@ class OrqAPI:
         turn = Turn(
             task=task,
             model=model,
-            reply=compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=bool(knobs.clock)),
+            reply=compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=knobs.clock),
             conversation=conversation,
             user_id=_user_id(request),
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from emulator import clock
 from emulator.asgi import Receive, Send
-from emulator.assistant import CLOCK_TOKEN
+from emulator.assistant import CLOCK_STAMP, CLOCK_TOKEN
 from emulator.knobs import Knobs
 
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -187,7 +187,8 @@ async def _pump(
             item = failure
         data = item.head + framing.clock() + item.tail
         if knobs.clock and item.token:
-            data = data.replace(CLOCK_TOKEN, f"{time.time():.6f} ")
+            now = time.time()
+            data = data.replace(CLOCK_TOKEN, f"{now:.6f} ").replace(CLOCK_STAMP, f"{{t:{now:.6f}}}")
         if sent == knobs.malformed_at:
             data = data[: len(data) // 2]
         await send(
