@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from conversations import registry
 from conversations.labels import model_label
 from conversations.models import Message
-from conversations.rendering import snapshot_html
+from conversations.rendering import StreamingRenderer
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,12 @@ class MessageView:
 
     message: Message
     html: str
-    tail: str = ""
+    tail: str = ""  # a streaming reply's open block, as text
     reasoning: str = ""
     tools: tuple = ()
     seq: int = 0
+    # ... and formatted provisionally (rendering.StreamingRenderer): what the page shows.
+    open_html: str = ""
 
     @property
     def pk(self) -> int:
@@ -50,11 +52,19 @@ def view_of(message: Message) -> MessageView:
             "".join(live.reasoning),
             tuple(live.parts),
             live.seq,
+            live.renderer.open_html(),
         )
     if message.is_streaming:
-        closed, tail = snapshot_html(message.text)
+        renderer = StreamingRenderer()
+        closed = renderer.feed(message.text).closed_html
         return MessageView(
-            message, closed, tail, message.reasoning, tuple(message.tools), message.seq
+            message,
+            closed,
+            renderer.tail,
+            message.reasoning,
+            tuple(message.tools),
+            message.seq,
+            renderer.open_html(),
         )
     return MessageView(
         message, message.html, "", message.reasoning, tuple(message.tools), message.seq

@@ -76,6 +76,10 @@ class Publisher:
 
 def _merge(into: dict, piece: dict) -> None:
     into["seq"] = piece["seq"]
+    if piece.get("reset"):
+        into.pop("open", None)  # the block it showed has closed: the piece's HTML has it now
+    if "open" in piece:
+        into["open"] = _merge_open(into.get("open"), piece["open"])
     if piece.get("snapshot"):
         into["snapshot"] = True
     if piece.get("tools"):
@@ -91,3 +95,11 @@ def _merge(into: dict, piece: dict) -> None:
             into["text"] = into.get("text", "") + piece["text"]
             into.setdefault("html", "")
             into.setdefault("reset", False)
+
+
+def _merge_open(into: dict | None, piece: dict) -> dict:
+    """Two updates of the open block as one: a new container wins; else the settled parts add
+    up and the latest fresh part stands."""
+    if into is None or piece.get("reset"):
+        return piece
+    return {**into, "add": into.get("add", "") + piece.get("add", ""), "fresh": piece["fresh"]}

@@ -38,6 +38,9 @@ class LiveReply:
     saved_seq: int = 0
     lease_renewed: float = 0.0  # loop time of the last renewal
     publisher: Publisher | None = None
+    # The open block's provisional HTML goes out at most every OPEN_EVERY seconds: when next.
+    open_due: float = 0.0
+    open_timer: asyncio.TimerHandle | None = None
 
     @property
     def full_text(self) -> str:

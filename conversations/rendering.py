@@ -181,6 +181,7 @@ class StreamingRenderer:
         self._reset_state()
 
     def _reset_state(self) -> None:
+        self._open = _OpenBlock()  # what the viewers were shown of the open block
         self._content = False  # the open block has a non-blank line
         self._continuable = False  # a list or indented code: blank lines do not close it
         self._blank = False  # a blank line followed the content of a continuable block
@@ -258,6 +259,69 @@ class StreamingRenderer:
         elif heading:
             self._close(closed)
 
+    # --- the open block, shown provisionally ---------------------------------------------
+
+    def provisional(self) -> dict | None:
+        """What changed in the open block's provisional HTML since the last call, for the
+        viewers: {"reset": True, "html": ...} (show this container), or {"add": ..., "fresh":
+        ...} (append `add` to what was settled, show `fresh` after it); None when nothing did.
+
+        Bounded and linear: settled parts (a paragraph's text up to a point where its inline
+        Markdown is balanced, a code block's complete lines) are rendered once; each call
+        renders only what came after them, which stays short however long the block grows.
+        Blocks of other kinds (lists, quotes, tables) are rendered whole, more rarely as they
+        grow long."""
+        text = self.tail
+        if not text.strip():
+            return None
+        shown = self._open
+        kind = self._kind(text)
+        if kind != shown.kind:
+            shown = self._open = _OpenBlock(kind=kind, head=_head(kind, text))
+        if kind == "whole":
+            size = len(text)
+            if shown.shown and size > _WHOLE_STEP and size < shown.whole_size * 1.25:
+                return None  # long: rendered again once it has grown a quarter
+            shown.whole_size = size
+            return shown.show(add="", fresh=render_markdown(text))
+        add, fresh = self._settle(kind, text)
+        return shown.show(add=add, fresh=fresh)
+
+    def open_html(self) -> str:
+        """The open block as the viewers see it once they have every update so far: for a
+        snapshot or a page, which must not change what the stream sends next."""
+        text = self.tail
+        if not text.strip():
+            return ""
+        kind = self._kind(text)
+        shown = self._open if kind == self._open.kind else _OpenBlock(kind, _head(kind, text))
+        if kind == "whole":
+            return shown.container("", render_markdown(text))
+        body = _body(kind, text)
+        return shown.container("".join(shown.settled), _render_piece(kind, shown, body[shown.at :]))
+
+    def _kind(self, text: str) -> str:
+        if self._fence is not None and self._fence_ends_block:
+            return "code"
+        first = text.split("\n", 1)[0]
+        if _PARAGRAPH_START.match(first) and "|" not in first:
+            return "paragraph"
+        return "whole"
+
+    def _settle(self, kind: str, text: str) -> tuple[str, str]:
+        """Settle what can be (rendered once, for good) and render what comes after it."""
+        shown = self._open
+        body = _body(kind, text)
+        rest = body[shown.at :]
+        cut = _code_cut(rest) if kind == "code" else _inline_cut(rest)
+        add = ""
+        if cut:
+            add = _render_piece(kind, shown, rest[:cut])
+            shown.settled.append(add)
+            shown.at += cut
+            rest = rest[cut:]
+        return add, _render_piece(kind, shown, rest)
+
     def _closes_fence(self, text: str) -> bool:
         marker = self._fence or ""
         stripped = text.strip()
@@ -282,6 +346,152 @@ def snapshot_html(text: str) -> tuple[str, str]:
     renderer = StreamingRenderer()
     update = renderer.feed(text)
     return (update.closed_html, renderer.tail)
+
+
+# A paragraph starts with none of these: a list, a quote, a heading, a fence, an indent.
+_PARAGRAPH_START = re.compile(
+    r"^ {0,3}(?!(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[>#]|`{3}|~{3}|[ \t]|\*\*\*|---|___)"
+)
+# A block rendered whole is rendered again, once longer than this, only when a quarter longer.
+_WHOLE_STEP = 2048
+# The fresh part of the open block goes in this element; settled parts go before it.
+_FRESH = ("<span data-fresh>", "</span>")
+
+
+@dataclass
+class _OpenBlock:
+    """What the viewers were shown of the open block: its kind, its container's head, the
+    settled parts' HTML and how much of the block's body they cover."""
+
+    kind: str = ""
+    head: tuple[str, str] = ("", "")
+    settled: list = None  # type: ignore[assignment]
+    at: int = 0
+    shown: bool = False
+    fresh: str | None = None
+    whole_size: int = 0
+    lexer: object = None
+
+    def __post_init__(self) -> None:
+        self.settled = []
+
+    def container(self, settled: str, fresh: str) -> str:
+        return f"{self.head[0]}{settled}{_FRESH[0]}{fresh}{_FRESH[1]}{self.head[1]}"
+
+    def show(self, *, add: str, fresh: str) -> dict | None:
+        if not self.shown:
+            self.shown, self.fresh = True, fresh
+            return {"reset": True, "html": self.container("".join(self.settled), fresh)}
+        if not add and fresh == self.fresh:
+            return None
+        self.fresh = fresh
+        return {"add": add, "fresh": fresh}
+
+
+def _head(kind: str, text: str) -> tuple[str, str]:
+    if kind == "paragraph":
+        return ("<p>", "</p>")
+    if kind == "code":
+        words = text.split("\n", 1)[0].strip().lstrip("`~").split(maxsplit=1)
+        language = words[0].lower() if words else ""
+        if _lexer(language) is None:
+            language = ""
+        lang_attr = f' data-lang="{html.escape(language)}"' if language else ""
+        head = f'<div class="code-block"{lang_attr}><pre><code class="highlight">'
+        return (head, "</code></pre></div>")
+    return ('<div class="provisional">', "</div>")
+
+
+def _lexer(language: str):
+    try:
+        return get_lexer_by_name(language) if language else None
+    except ClassNotFound:
+        return None
+
+
+def _body(kind: str, text: str) -> str:
+    """The part of the open block that is settled piece by piece: a code block's lines."""
+    return text.split("\n", 1)[1] if kind == "code" and "\n" in text else text
+
+
+def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
+    if not piece:
+        return ""
+    if kind == "code":
+        if shown.lexer is None:
+            words = shown.head[0].split('data-lang="', 1)
+            shown.lexer = _lexer(words[1].split('"', 1)[0]) if len(words) > 1 else False
+        if not shown.lexer:
+            return html.escape(piece)
+        highlighted = highlight(piece, shown.lexer, _FORMATTER)
+        # Pygments ends what it highlights with a line break; a partial line has none.
+        return _sanitize(highlighted if piece.endswith("\n") else highlighted.rstrip("\n"))
+    return _sanitize(_md.renderInline(_inline_closed(piece)))
+
+
+def _code_cut(rest: str) -> int:
+    """A code block settles its complete lines."""
+    return rest.rfind("\n") + 1
+
+
+def _inline_cut(rest: str) -> int:
+    """The last point of `rest` where its inline Markdown is balanced (before a space or a line
+    break, with code spans, emphasis, strikethrough, links and math closed): what comes before
+    it renders the same whatever follows. 0 when there is none."""
+    return _inline_scan(rest)[0]
+
+
+def _inline_closed(piece: str) -> str:
+    """An unfinished piece of a paragraph as it will look: the emphasis, strikethrough and code
+    spans it opened closed, and a delimiter still being written (a lone `**` at its end) left
+    out, so no Markdown syntax shows while it streams."""
+    _, open_runs, code = _inline_scan(piece)
+    body = piece.rstrip()
+    space = piece[len(body) :]
+    trailing = re.search(r"(?:\*+|~+|`+)$", body)
+    if trailing and not code and trailing.group() not in open_runs:
+        body = body[: trailing.start()]
+    return body + code + "".join(reversed(open_runs)) + space
+
+
+def _inline_scan(rest: str) -> tuple[int, list[str], str]:
+    """(the last balanced cut, the runs still open, the code span's run if one is open)."""
+    cut = 0
+    open_runs: list[str] = []  # the emphasis and strikethrough runs not closed yet
+    code = ""  # the backtick run that opened a code span
+    dollars = brackets = 0
+    index, size = 0, len(rest)
+    while index < size:
+        char = rest[index]
+        if char in "`*~":
+            end = index
+            while end < size and rest[end] == char:
+                end += 1
+            run, index = rest[index:end], end
+            if char == "`":
+                code = "" if code == run else (code or run)
+            elif not code:
+                if open_runs and open_runs[-1] == run:
+                    open_runs.pop()
+                elif index < size and rest[index] not in " \n":
+                    open_runs.append(run)  # a run before a word opens; before a space it is text
+            continue
+        if not code:
+            if char == "$":
+                dollars += 1
+            elif char == "[":
+                brackets += 1
+            elif char == "]":
+                brackets = max(0, brackets - 1)
+            elif (
+                char in " \n"
+                and index
+                and rest[index - 1] not in " \n\\"
+                and not (open_runs or dollars % 2 or brackets)
+            ):
+                cut = index
+        index += 1
+    return cut, open_runs, code
 
 
 def pygments_css() -> str:

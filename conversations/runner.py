@@ -44,6 +44,9 @@ from upstream.types import (
 
 log = logging.getLogger(__name__)
 
+# Seconds between two renders of a streaming reply's open block (the issue's bound).
+OPEN_EVERY = 0.1
+
 
 async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> asyncio.Task:
     loop = asyncio.get_running_loop()
@@ -75,6 +78,8 @@ async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn
             async for event in events:
                 piece = await _apply(live, conversation, event)
                 if piece:
+                    if "text" in piece:
+                        _show_open(live, piece)
                     publisher.push(piece)
         if live.failure:
             status, error, detail = MessageStatus.FAILED, live.failure, live.failure_detail
@@ -101,12 +106,39 @@ async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn
         status, error = MessageStatus.FAILED, "Something went wrong on our side."
         detail = f"{type(exc).__name__}: {exc}"
     live.finishing = True
+    if live.open_timer is not None:
+        live.open_timer.cancel()  # the final frame shows the reply exactly
     try:
         await _finish(live, conversation, reply, status, error, detail, publisher)
     finally:
         publisher.close()
         if cancelled:
             raise asyncio.CancelledError
+
+
+def _show_open(live: LiveReply, piece: dict) -> None:
+    """The open block, formatted provisionally, with this piece or (within OPEN_EVERY of the
+    last time) a moment later: at most ten renders a second whatever the rate of tokens."""
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    if now >= live.open_due:
+        live.open_due = now + OPEN_EVERY
+        update = live.renderer.provisional()
+        if update is not None:
+            piece["open"] = update
+    elif live.open_timer is None:
+        live.open_timer = loop.call_at(live.open_due, _show_open_later, live)
+
+
+def _show_open_later(live: LiveReply) -> None:
+    live.open_timer = None
+    if live.finishing or live.publisher is None:
+        return
+    live.open_due = asyncio.get_running_loop().time() + OPEN_EVERY
+    update = live.renderer.provisional()
+    if update is not None:
+        live.seq += 1
+        live.publisher.push({"seq": live.seq, "open": update})
 
 
 def _explain(exc: UpstreamError, live: LiveReply) -> failures.Explained:

@@ -238,13 +238,24 @@
         box.hidden = false;
         box.querySelector(".reasoning-text").textContent += frame.reasoning;
       }
-      if (frame.text !== undefined) {
-        const tail = el.querySelector(".reply-body .tail");
-        if (frame.reset) tail.textContent = "";
-        if (frame.html) { tail.insertAdjacentHTML("beforebegin", frame.html); this.decorate(el); }
-        tail.textContent += frame.text;
-      }
+      // The raw text is not shown: closed blocks come as HTML, the open one as provisional
+      // HTML (at most ten times a second), never as Markdown syntax.
+      const tail = el.querySelector(".reply-body .tail");
+      if (!tail) return;
+      if (frame.reset) tail.replaceChildren();
+      if (frame.html) { tail.insertAdjacentHTML("beforebegin", frame.html); this.decorate(el); }
+      if (frame.open) this.showOpen(tail, frame.open);
       this.scrollDown(false);
+    }
+
+    // The open block: a new container (`reset`), settled parts added before its fresh part,
+    // and the fresh part replaced. All of it is the server's sanitized HTML.
+    showOpen(tail, open) {
+      if (open.reset) tail.innerHTML = open.html;
+      const fresh = tail.querySelector("[data-fresh]");
+      if (!fresh) return;
+      if (open.add) fresh.insertAdjacentHTML("beforebegin", open.add);
+      if (open.fresh !== undefined) fresh.innerHTML = open.fresh;
     }
 
     scrollDown(force) {

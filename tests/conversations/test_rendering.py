@@ -466,3 +466,109 @@ def test_highlight_css_has_light_and_dark_rules_and_is_up_to_date():
     assert not re.search(r"^pre\b", css, re.M)
     static = Path(__file__).resolve().parents[2] / "static" / "css" / "highlight.css"
     assert static.read_text() == css
+
+
+# --- the open block, formatted while it streams ----------------------------------------------
+
+FRESH_OPEN = "<span data-fresh>"
+
+
+class OpenBlockPage:
+    """What chat.js's showOpen makes of the updates, as one string."""
+
+    def __init__(self) -> None:
+        self.before = self.fresh = self.after = ""
+        self.settled = ""
+
+    def apply(self, update: dict) -> None:
+        if update.get("reset"):
+            before, rest = update["html"].split(FRESH_OPEN, 1)
+            end = rest.rfind("</span>")
+            self.before, self.fresh, self.after = before, rest[:end], rest[end + 7 :]
+            self.settled = ""
+        self.settled += update.get("add", "")
+        if "fresh" in update:
+            self.fresh = update["fresh"]
+
+    def html(self) -> str:
+        return f"{self.before}{self.settled}{FRESH_OPEN}{self.fresh}</span>{self.after}"
+
+
+def visible_text(markup: str) -> str:
+    return re.sub(r"<[^>]+>", "", markup)
+
+
+def stream_open_blocks(text: str, *, every: int = 3):
+    """Feed `text` token by token, showing the open block every `every` tokens, as the runner
+    does every 100 ms; yield (the page's open block, the renderer's own view of it)."""
+    renderer, page = StreamingRenderer(), OpenBlockPage()
+    for index, token in enumerate(re.findall(r"\S+\s*", text)):
+        if renderer.feed(token).reset:
+            page = OpenBlockPage()  # the block closed: its HTML came with the delta
+        if index % every == 0 and (update := renderer.provisional()) is not None:
+            page.apply(update)
+            yield page.html(), renderer.open_html()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_open_block_shows_formatted_never_as_markdown_syntax(seed):
+    text = compose_reply(f"streaming markdown example {seed}", tokens=160).full_text
+    shown = 0
+    for page, own in stream_open_blocks(text, every=1 + seed % 4):
+        # The page, built from the updates alone, is what a snapshot would show.
+        assert page == own
+        visible = visible_text(page)
+        assert "**" not in visible and "```" not in visible
+        assert not re.search(r"^\s*- ", visible, re.M), "a list item shows as a list"
+        shown += 1
+    assert shown > 20
+
+
+def test_the_open_block_is_sanitized_like_the_rest():
+    text = "A paragraph with <script>alert(1)</script> and [a](javascript:alert(2)) in it\n"
+    renderer = StreamingRenderer()
+    renderer.feed(text[:-1])
+    html = renderer.provisional()["html"]
+    assert "<script>" not in html and 'href="javascript' not in html
+    assert "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("kind", "token"),
+    [("paragraph", "word{} "), ("code", "value_{} = compute({})\n")],
+)
+def test_a_long_open_block_costs_no_more_per_update_than_a_short_one(kind, token, monkeypatch):
+    """What each update renders stays short however long the block grows: 5,000 tokens of one
+    paragraph or one code block, shown every 5 tokens."""
+    rendered: list[int] = []
+    real = rendering._render_piece
+
+    def measured(kind, shown, piece):
+        rendered.append(len(piece))
+        return real(kind, shown, piece)
+
+    monkeypatch.setattr(rendering, "_render_piece", measured)
+    renderer = StreamingRenderer()
+    if kind == "code":
+        renderer.feed("```python\n")
+    per_update = []
+    for index in range(5000):
+        renderer.feed(token.format(index, index))
+        if index % 5 == 4:
+            rendered.clear()
+            renderer.provisional()
+            per_update.append(sum(rendered))
+    # Every update renders about the last five tokens, at the start as at the end.
+    assert max(per_update) < 5 * 30
+    assert sum(per_update[-100:]) <= 1.5 * sum(per_update[:100])
+
+
+def test_a_list_is_shown_whole_and_more_rarely_once_long():
+    renderer = StreamingRenderer()
+    renders = 0
+    for index in range(2000):
+        renderer.feed(f"- item number {index}\n")
+        if renderer.provisional() is not None:
+            renders += 1
+    # Shown at first on every call, then each time it has grown a quarter: about log(n) times.
+    assert renders < 200

@@ -1,4 +1,6 @@
 """The emulator's benchmark clock: stamped Markdown is the same Markdown."""
+
+
 def test_stamped_markdown_stays_the_same_markdown():
     from emulator.assistant import CLOCK_STAMP, compose_for, compose_reply
 
