@@ -391,3 +391,38 @@ def test_editing_a_message_uses_the_servers_form(page: Page, live_webchat):
     expect(edited.last.locator(".user-text")).to_have_text("Name a fruit")
     expect(page.locator(".edit-form")).to_have_count(0)
     expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=20_000)
+
+
+def test_a_reply_is_formatted_while_it_streams(page: Page, live_webchat):
+    """Issue 14, item 1: the unfinished block shows as formatted text, never as `**` or a
+    fence; bold, list items and highlighted code appear while the reply is still streaming."""
+    sign_in(page, live_webchat)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    new_chat(
+        page,
+        "mistral:model:mistral-small-latest",
+        "[[emulator tokens_per_second=12]] Show me formatted streaming",
+    )
+    reply = last_reply(page)
+    seen = {"strong": False, "li": False, "code": False}
+    samples = 0
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and reply.get_attribute("data-status") == "streaming":
+        body = reply.locator(".reply-body")
+        visible = body.inner_text()
+        assert "**" not in visible and "```" not in visible, visible
+        open_block = reply.locator(".reply-body .tail")
+        seen["strong"] |= open_block.locator("strong").count() > 0
+        seen["li"] |= open_block.locator("li").count() > 0
+        code = open_block.locator(".code-block .highlight")
+        if not seen["code"] and code.count() and code.locator("span").count():
+            if code.inner_text().count("\n") >= 2:  # some lines in: the picture shows them
+                seen["code"] = True
+                page.screenshot(path=str(ROOT / "docs" / "streaming-markdown.png"))
+        samples += 1
+        page.wait_for_timeout(40)
+    assert samples > 20, "the reply should stream for a while"
+    assert seen == {"strong": True, "li": True, "code": True}, seen
+    expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)
+    assert "**" not in reply.locator(".reply-body").inner_text()
+    expect(reply.locator(".reply-body .tail")).to_be_empty()
