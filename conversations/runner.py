@@ -118,16 +118,21 @@ async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn
 
 def _show_open(live: LiveReply, piece: dict) -> None:
     """The open block, formatted provisionally, with this piece or (within OPEN_EVERY of the
-    last time) a moment later: at most ten renders a second whatever the rate of tokens."""
+    last time) with a later one: at most ten renders a second whatever the rate of tokens.
+    When the tokens pause, a frame of its own shows the last state."""
     loop = asyncio.get_running_loop()
     now = loop.time()
     if now >= live.open_due:
         live.open_due = now + OPEN_EVERY
+        if live.open_timer is not None:
+            live.open_timer.cancel()
+            live.open_timer = None
         update = live.renderer.provisional()
         if update is not None:
             piece["open"] = update
     elif live.open_timer is None:
-        live.open_timer = loop.call_at(live.open_due, _show_open_later, live)
+        # Only if no token comes to carry it: a frame of its own costs as much as a token's.
+        live.open_timer = loop.call_at(live.open_due + OPEN_EVERY, _show_open_later, live)
 
 
 def _show_open_later(live: LiveReply) -> None:

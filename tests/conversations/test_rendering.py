@@ -531,6 +531,14 @@ def test_the_open_block_is_sanitized_like_the_rest():
     html = renderer.provisional()["html"]
     assert "<script>" not in html and 'href="javascript' not in html
     assert "&lt;script&gt;" in html
+    # Links and images pass the same allow-list as in a finished reply.
+    renderer = StreamingRenderer()
+    renderer.feed(
+        "See [here](/admin/) and ![x](https://evil.example/p.png) and [ok](https://ok.example) now"
+    )
+    html = renderer.provisional()["html"]
+    assert 'href="/admin/"' not in html and "<img" not in html
+    assert 'href="https://ok.example"' in html and 'rel="noopener noreferrer nofollow"' in html
 
 
 @pytest.mark.parametrize(
