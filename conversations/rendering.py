@@ -10,6 +10,7 @@ Copy buttons are not part of this HTML: the front-end adds them next to `.code-b
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -176,7 +177,9 @@ class StreamingRenderer:
 
     def __init__(self) -> None:
         self._lines: list[str] = []  # complete lines of the open block
+        self._lines_length = 0
         self._partial: list[str] = []  # the line being written
+        self._partial_length = 0
         self._dropped = False  # this delta dropped a blank line: the tail is not just longer
         self._reset_state()
 
@@ -202,10 +205,11 @@ class StreamingRenderer:
             self._partial.append(piece)
             self._partial.append("\n")
             line = "".join(self._partial)
-            self._partial = []
+            self._partial, self._partial_length = [], 0
             self._take(line, closed)
         if rest:
             self._partial.append(rest)
+            self._partial_length += len(rest)
         if self._blank and self._partial and self._partial[0][0] not in _MAY_CONTINUE:
             self._close(closed)
         if closed or self._dropped:
@@ -216,13 +220,14 @@ class StreamingRenderer:
         """HTML of whatever is still open (the reply ended)."""
         text = self.tail
         self._lines, self._partial = [], []
+        self._lines_length = self._partial_length = 0
         self._reset_state()
         return render_markdown(text)
 
     def _take(self, line: str, closed: list[str]) -> None:
         text = line.rstrip("\r\n")
         if self._fence is not None:
-            self._lines.append(line)
+            self._keep(line)
             if self._closes_fence(text):
                 self._fence = None
                 if self._fence_ends_block:
@@ -233,10 +238,10 @@ class StreamingRenderer:
                 # Blank lines between blocks belong to neither.
                 self._dropped = True
             elif self._continuable:
-                self._lines.append(line)
+                self._keep(line)
                 self._blank = True
             else:
-                self._lines.append(line)
+                self._keep(line)
                 self._close(closed)
             return
         if self._blank and not (_LIST_ITEM.match(text) or _INDENTED.match(text)):
@@ -250,7 +255,7 @@ class StreamingRenderer:
             self._close(closed)
         self._content = True
         self._blank = False
-        self._lines.append(line)
+        self._keep(line)
         if _LIST_ITEM.match(text) or _CODE_INDENT.match(text):
             self._continuable = True
         if fence:
@@ -258,6 +263,32 @@ class StreamingRenderer:
             self._fence_ends_block = not nested
         elif heading:
             self._close(closed)
+
+    def _keep(self, line: str) -> None:
+        self._lines.append(line)
+        self._lines_length += len(line)
+
+    def _text_from(self, offset: int) -> str:
+        """The open block's text from `offset` on, without joining what comes before it: the
+        settled part of a long block is never copied again."""
+        remaining = self._lines_length + self._partial_length - offset
+        pieces = []
+        for chunk in itertools.chain(reversed(self._partial), reversed(self._lines)):
+            if remaining <= 0:
+                break
+            pieces.append(chunk if len(chunk) <= remaining else chunk[len(chunk) - remaining :])
+            remaining -= len(chunk)
+        return "".join(reversed(pieces))
+
+    def _start(self, size: int = 200) -> str:
+        """The open block's first characters (its kind shows there)."""
+        pieces, taken = [], 0
+        for chunk in itertools.chain(self._lines, self._partial):
+            pieces.append(chunk)
+            taken += len(chunk)
+            if taken >= size:
+                break
+        return "".join(pieces)[:size]
 
     # --- the open block, shown provisionally ---------------------------------------------
 
@@ -271,20 +302,20 @@ class StreamingRenderer:
         renders only what came after them, which stays short however long the block grows.
         Blocks of other kinds (lists, quotes, tables) are rendered whole, more rarely as they
         grow long."""
-        text = self.tail
-        if not text.strip():
+        start = self._start()
+        size = self._lines_length + self._partial_length
+        if not start.strip() and size <= len(start):
             return None
         shown = self._open
-        kind = self._kind(text)
+        kind = self._kind(start)
         if kind != shown.kind:
-            shown = self._open = _OpenBlock(kind=kind, head=_head(kind, text))
+            shown = self._open = _OpenBlock(kind=kind, head=_head(kind, start))
         if kind == "whole":
-            size = len(text)
             if shown.shown and size > _WHOLE_STEP and size < shown.whole_size * 1.25:
                 return None  # long: rendered again once it has grown a quarter
             shown.whole_size = size
-            return shown.show(add="", fresh=render_markdown(text))
-        add, fresh = self._settle(kind, text)
+            return shown.show(add="", fresh=render_markdown(self.tail))
+        add, fresh = self._settle(kind)
         return shown.show(add=add, fresh=fresh)
 
     def open_html(self) -> str:
@@ -306,14 +337,17 @@ class StreamingRenderer:
         first = text.split("\n", 1)[0]
         if _PARAGRAPH_START.match(first) and "|" not in first:
             return "paragraph"
+        if _LIST_START.match(first):
+            return "list"
         return "whole"
 
-    def _settle(self, kind: str, text: str) -> tuple[str, str]:
+    def _settle(self, kind: str) -> tuple[str, str]:
         """Settle what can be (rendered once, for good) and render what comes after it."""
         shown = self._open
-        body = _body(kind, text)
-        rest = body[shown.at :]
-        cut = _code_cut(rest) if kind == "code" else _inline_cut(rest)
+        # A code block's body starts after its fence line; a paragraph's is all of it.
+        body_start = len(self._lines[0]) if kind == "code" else 0
+        rest = self._text_from(body_start + shown.at)
+        cut = _CUTS[kind](rest)
         add = ""
         if cut:
             add = _render_piece(kind, shown, rest[:cut])
@@ -334,7 +368,7 @@ class StreamingRenderer:
 
     def _close(self, closed: list[str]) -> None:
         text = "".join(self._lines)
-        self._lines = []
+        self._lines, self._lines_length = [], 0
         self._reset_state()
         rendered = render_markdown(text)
         if rendered:
@@ -354,6 +388,13 @@ _PARAGRAPH_START = re.compile(
 )
 # A block rendered whole is rendered again, once longer than this, only when a quarter longer.
 _WHOLE_STEP = 2048
+# What markdown-it could make more of than escaped text: a piece of a paragraph without any of
+# these renders as itself.
+_INLINE_SYNTAX = re.compile(r"[*_`\[\]~$<>&!\\]|  \n|https?:")
+# A list at the left margin (a nested one belongs to its item), and each of its item lines.
+_LIST_START = re.compile(r"^(?:([-*+])|(\d{1,9})[.)])(?:[ \t]|$)")
+_ITEM_LINE = re.compile(r"(?m)^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+_LIST_TAGS = re.compile(r"^\s*<(?:ul|ol)[^>]*>\n?|</(?:ul|ol)>\s*$")
 # The fresh part of the open block goes in this element; settled parts go before it.
 _FRESH = ("<span data-fresh>", "</span>")
 
@@ -391,6 +432,12 @@ class _OpenBlock:
 def _head(kind: str, text: str) -> tuple[str, str]:
     if kind == "paragraph":
         return ("<p>", "</p>")
+    if kind == "list":
+        number = _LIST_START.match(text).group(2)
+        if number is None:
+            return ("<ul>", "</ul>")
+        start = int(number)
+        return (f'<ol start="{start}">' if start != 1 else "<ol>", "</ol>")
     if kind == "code":
         words = text.split("\n", 1)[0].strip().lstrip("`~").split(maxsplit=1)
         language = words[0].lower() if words else ""
@@ -417,7 +464,12 @@ def _body(kind: str, text: str) -> str:
 def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
     if not piece:
         return ""
+    if kind == "list":
+        # Its items, rendered as a list of their own, without that list's own tags.
+        return _LIST_TAGS.sub("", render_markdown(_inline_closed(piece)))
     if kind == "code":
+        if not piece.endswith("\n"):
+            return html.escape(piece, quote=False)  # the line being written: highlighted once whole
         if shown.lexer is None:
             words = shown.head[0].split('data-lang="', 1)
             shown.lexer = _lexer(words[1].split('"', 1)[0]) if len(words) > 1 else False
@@ -427,6 +479,8 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
         # Pygments ends what it highlights with a line break; a partial line has none. Its
         # output is escaped text in spans of its token classes: nothing to sanitize.
         return highlighted if piece.endswith("\n") else highlighted.rstrip("\n")
+    if not _INLINE_SYNTAX.search(piece):
+        return html.escape(piece, quote=False)  # plain words: what markdown-it would make
     inline = _md.renderInline(_inline_closed(piece))
     # Without raw HTML (markdown-it escapes it), only links and images can carry what the
     # allow-list refuses; the rest is escaped text in tags it allows. Ten times a second per
@@ -437,6 +491,16 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
 def _code_cut(rest: str) -> int:
     """A code block settles its complete lines."""
     return rest.rfind("\n") + 1
+
+
+def _list_cut(rest: str) -> int:
+    """A list settles the items before the one being written (where a line starts an item at
+    the list's own indent)."""
+    cut = 0
+    for match in _ITEM_LINE.finditer(rest):
+        if match.start():
+            cut = match.start()
+    return cut
 
 
 def _inline_cut(rest: str) -> int:
@@ -506,3 +570,6 @@ def pygments_css() -> str:
     light = "\n".join(HtmlFormatter(style="default").get_token_style_defs(".highlight"))
     dark = "\n".join(HtmlFormatter(style="monokai").get_token_style_defs(".highlight"))
     return f"{light}\n\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+
+
+_CUTS = {"paragraph": _inline_cut, "code": _code_cut, "list": _list_cut}

@@ -571,12 +571,23 @@ def test_a_long_open_block_costs_no_more_per_update_than_a_short_one(kind, token
     assert sum(per_update[-100:]) <= 1.5 * sum(per_update[:100])
 
 
-def test_a_list_is_shown_whole_and_more_rarely_once_long():
-    renderer = StreamingRenderer()
-    renders = 0
+def test_a_long_list_costs_no_more_per_update_than_a_short_one(monkeypatch):
+    rendered: list[int] = []
+    real = rendering._render_piece
+    monkeypatch.setattr(
+        rendering,
+        "_render_piece",
+        lambda kind, shown, piece: rendered.append(len(piece)) or real(kind, shown, piece),
+    )
+    renderer, page = StreamingRenderer(), OpenBlockPage()
     for index in range(2000):
-        renderer.feed(f"- item number {index}\n")
-        if renderer.provisional() is not None:
-            renders += 1
-    # Shown at first on every call, then each time it has grown a quarter: about log(n) times.
-    assert renders < 200
+        for token in ("- item **number", f" {index}** of", " the list\n"):
+            renderer.feed(token)
+            rendered.clear()
+            if (update := renderer.provisional()) is not None:
+                page.apply(update)
+            # Each update renders the item being written and the one just finished, at most.
+            assert sum(rendered) <= 2 * 40
+            assert "**" not in visible_text(page.html())
+    assert page.html() == renderer.open_html()
+    assert page.html().count("<li>") == 2000
