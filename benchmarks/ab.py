@@ -7,7 +7,7 @@
 Each commit is a `git worktree` in a temporary directory, run with this checkout's Python; the
 runs alternate A, B, A, B... so a slow spell of the machine falls on both. Prints, per layer and
 N (or per page), the median of the runs with their min-max, and writes every run to
-benchmarks/results/ab-relay.json (or ab-pages.json).
+benchmarks/results/ab-relay.json (ab-relay-quick-markdown.json..., ab-pages.json).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def main() -> None:
         finally:
             for tree in trees.values():
                 subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
-    out = ROOT / "benchmarks" / "results" / f"ab-{bench}.json"
+    kind = bench + "-quick" * args.quick + "-markdown" * args.markdown
+    out = ROOT / "benchmarks" / "results" / f"ab-{kind}.json"
     out.parent.mkdir(exist_ok=True)
     document = {"before": args.before, "after": args.after, "started": started, "runs": results}
     out.write_text(json.dumps(document, indent=2))
