@@ -40,7 +40,6 @@ class LiveReply:
     publisher: Publisher | None = None
     # The open block's provisional HTML goes out at most every OPEN_EVERY seconds: when next.
     open_due: float = 0.0
-    open_tokens: int = 0  # text pieces since the last render
     open_timer: asyncio.TimerHandle | None = None
 
     @property

@@ -13,7 +13,7 @@ import html
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import nh3
@@ -309,7 +309,7 @@ class StreamingRenderer:
         shown = self._open
         kind = self._kind(start)
         if kind != shown.kind:
-            shown = self._open = _OpenBlock(kind=kind, head=_head(kind, start))
+            shown = self._open = _OpenBlock.of(kind, start)
         if kind == "whole":
             if shown.shown and size > _WHOLE_STEP and size < shown.whole_size * 1.25:
                 return None  # long: rendered again once it has grown a quarter
@@ -325,7 +325,7 @@ class StreamingRenderer:
         if not text.strip():
             return ""
         kind = self._kind(text)
-        shown = self._open if kind == self._open.kind else _OpenBlock(kind, _head(kind, text))
+        shown = self._open if kind == self._open.kind else _OpenBlock.of(kind, text)
         if kind == "whole":
             return shown.container("", render_markdown(text))
         body = _body(kind, text)
@@ -406,15 +406,24 @@ class _OpenBlock:
 
     kind: str = ""
     head: tuple[str, str] = ("", "")
-    settled: list = None  # type: ignore[assignment]
+    lexer: object = None  # a code block's Pygments lexer, if its language has one
+    settled: list[str] = field(default_factory=list)
     at: int = 0
     shown: bool = False
     fresh: str | None = None
     whole_size: int = 0
-    lexer: object = None
 
-    def __post_init__(self) -> None:
-        self.settled = []
+    @classmethod
+    def of(cls, kind: str, text: str) -> _OpenBlock:
+        """The open block of this kind that `text` starts."""
+        if kind != "code":
+            return cls(kind, _head(kind, text))
+        words = text.split("\n", 1)[0].strip().lstrip("`~").split(maxsplit=1)
+        language = words[0].lower() if words else ""
+        lexer = _lexer(language)
+        lang_attr = f' data-lang="{html.escape(language)}"' if lexer else ""
+        head = f'<div class="code-block"{lang_attr}><pre><code class="highlight">'
+        return cls(kind, (head, "</code></pre></div>"), lexer)
 
     def container(self, settled: str, fresh: str) -> str:
         return f"{self.head[0]}{settled}{_FRESH[0]}{fresh}{_FRESH[1]}{self.head[1]}"
@@ -438,14 +447,6 @@ def _head(kind: str, text: str) -> tuple[str, str]:
             return ("<ul>", "</ul>")
         start = int(number)
         return (f'<ol start="{start}">' if start != 1 else "<ol>", "</ol>")
-    if kind == "code":
-        words = text.split("\n", 1)[0].strip().lstrip("`~").split(maxsplit=1)
-        language = words[0].lower() if words else ""
-        if _lexer(language) is None:
-            language = ""
-        lang_attr = f' data-lang="{html.escape(language)}"' if language else ""
-        head = f'<div class="code-block"{lang_attr}><pre><code class="highlight">'
-        return (head, "</code></pre></div>")
     return ('<div class="provisional">', "</div>")
 
 
@@ -468,17 +469,11 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
         # Its items, rendered as a list of their own, without that list's own tags.
         return _LIST_TAGS.sub("", render_markdown(_inline_closed(piece)))
     if kind == "code":
-        if not piece.endswith("\n"):
-            return html.escape(piece, quote=False)  # the line being written: highlighted once whole
-        if shown.lexer is None:
-            words = shown.head[0].split('data-lang="', 1)
-            shown.lexer = _lexer(words[1].split('"', 1)[0]) if len(words) > 1 else False
-        if not shown.lexer:
-            return html.escape(piece)
-        highlighted = highlight(piece, shown.lexer, _FORMATTER)
-        # Pygments ends what it highlights with a line break; a partial line has none. Its
-        # output is escaped text in spans of its token classes: nothing to sanitize.
-        return highlighted if piece.endswith("\n") else highlighted.rstrip("\n")
+        # The line being written shows as text, highlighted once it is whole. Pygments' output
+        # is escaped text in spans of its token classes: nothing to sanitize.
+        if shown.lexer is None or not piece.endswith("\n"):
+            return html.escape(piece, quote=False)
+        return highlight(piece, shown.lexer, _FORMATTER)
     if not _INLINE_SYNTAX.search(piece):
         return html.escape(piece, quote=False)  # plain words: what markdown-it would make
     inline = _md.renderInline(_inline_closed(piece))

@@ -44,12 +44,8 @@ from upstream.types import (
 
 log = logging.getLogger(__name__)
 
-# Seconds between two renders of a streaming reply's open block (the issue's bound), and the
-# tokens that come between them: at a slow pace it waits for a few (each update costs about
-# what relaying a token does), never longer than OPEN_AT_LATEST.
+# Seconds between two renders of a streaming reply's open block (the issue's bound).
 OPEN_EVERY = 0.1
-OPEN_AFTER_TOKENS = 3
-OPEN_AT_LATEST = 0.25
 
 
 async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> asyncio.Task:
@@ -121,17 +117,13 @@ async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn
 
 
 def _show_open(live: LiveReply, piece: dict) -> None:
-    """The open block, formatted provisionally, with this piece or a later one: at most ten
-    renders a second whatever the rate of tokens, and at a slow pace once a few tokens have
-    come (OPEN_AT_LATEST after the last at most). When the tokens pause, a frame of its own
-    shows the last state."""
+    """The open block, formatted provisionally, with this piece or (within OPEN_EVERY of the
+    last time) with a later one: at most ten renders a second whatever the rate of tokens.
+    When the tokens pause, a frame of its own shows the last state."""
     loop = asyncio.get_running_loop()
     now = loop.time()
-    live.open_tokens += 1
-    if now >= live.open_due and (
-        live.open_tokens >= OPEN_AFTER_TOKENS or now >= live.open_due + OPEN_AT_LATEST - OPEN_EVERY
-    ):
-        live.open_due, live.open_tokens = now + OPEN_EVERY, 0
+    if now >= live.open_due:
+        live.open_due = now + OPEN_EVERY
         if live.open_timer is not None:
             live.open_timer.cancel()
             live.open_timer = None
@@ -140,15 +132,14 @@ def _show_open(live: LiveReply, piece: dict) -> None:
             piece["open"] = update
     elif live.open_timer is None:
         # Only if no token comes to carry it: a frame of its own costs as much as a token's.
-        latest = live.open_due - OPEN_EVERY + OPEN_AT_LATEST
-        live.open_timer = loop.call_at(latest, _show_open_later, live)
+        live.open_timer = loop.call_at(live.open_due + OPEN_EVERY, _show_open_later, live)
 
 
 def _show_open_later(live: LiveReply) -> None:
     live.open_timer = None
     if live.finishing or live.publisher is None:
         return
-    live.open_due, live.open_tokens = asyncio.get_running_loop().time() + OPEN_EVERY, 0
+    live.open_due = asyncio.get_running_loop().time() + OPEN_EVERY
     update = live.renderer.provisional()
     if update is not None:
         live.seq += 1
