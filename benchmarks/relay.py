@@ -40,6 +40,8 @@ from emulator.process import EmulatorProcess  # noqa: E402
 from tests.servers import WebchatProcess, create_conversations, prepare  # noqa: E402
 
 SERVER_CORE, LOAD_CORE = "0", "1"
+# The test install brings py-spy into this venv (`--profile`), which need not be on PATH.
+PY_SPY = str(Path(sys.executable).parent / "py-spy")
 PASSWORD = "bench-password-1"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -304,7 +306,7 @@ async def profile(stack: Stack, layer: str, streams: int, tokens: int) -> None:
     def spy() -> subprocess.Popen:
         # Only the relaying: logging in and connecting the sockets are not per-event work.
         return subprocess.Popen(
-            ["py-spy", "record", "--pid", str(stack.server.pid), "--format", "raw",
+            [PY_SPY, "record", "--pid", str(stack.server.pid), "--format", "raw",
              "--rate", "250", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
