@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from conversations import registry
 from conversations.labels import model_label
 from conversations.models import Message
-from conversations.rendering import StreamingRenderer
+from conversations.rendering import snapshot
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,7 @@ def view_of(message: Message) -> MessageView:
             live.renderer.open_html(),
         )
     if message.is_streaming:
-        renderer = StreamingRenderer()
-        closed = renderer.feed(message.text).closed_html
+        closed, renderer = snapshot(message.text)
         return MessageView(
             message,
             closed,

@@ -377,9 +377,15 @@ class StreamingRenderer:
 
 def snapshot_html(text: str) -> tuple[str, str]:
     """For a reply in progress: the closed blocks' HTML and the open block's text."""
+    closed, renderer = snapshot(text)
+    return (closed, renderer.tail)
+
+
+def snapshot(text: str) -> tuple[str, StreamingRenderer]:
+    """For a reply in progress: the closed blocks' HTML, and a renderer holding the open block
+    (its text, `tail`, and as the viewers see it, `open_html()`)."""
     renderer = StreamingRenderer()
-    update = renderer.feed(text)
-    return (update.closed_html, renderer.tail)
+    return renderer.feed(text).closed_html, renderer
 
 
 # A paragraph starts with none of these: a list, a quote, a heading, a fence, an indent.
