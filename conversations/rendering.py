@@ -400,6 +400,15 @@ _INLINE_SYNTAX = re.compile(r"[*_`\[\]~$<>&!\\]|  \n|https?:")
 # A list at the left margin (a nested one belongs to its item), and each of its item lines.
 _LIST_START = re.compile(r"^(?:([-*+])|(\d{1,9})[.)])(?:[ \t]|$)")
 _ITEM_LINE = re.compile(r"(?m)^(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+# An item line at the margin whose text starts as a paragraph's would: not a nested list, quote,
+# heading, fence, table, thematic break, task box or indented code.
+_SIMPLE_ITEM = re.compile(
+    r"(?:[-*+]|\d{1,9}[.)])[ \t]{1,4}"
+    r"(?![-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|[>#|<]|`{3}|~{3}|\[[ xX]\]|([-*_])[ \t]*\1[ \t]*\1)"
+    r"(\S.*)"
+)
+# A run of delimiters at the end of a piece: it may close a span, or still be being written.
+_TRAILING_RUN = re.compile(r"(?:\*+|~+|`+)$")
 _LIST_TAGS = re.compile(r"^\s*<(?:ul|ol)[^>]*>\n?|</(?:ul|ol)>\s*$")
 # The fresh part of the open block goes in this element; settled parts go before it.
 _FRESH = ("<span data-fresh>", "</span>")
@@ -472,6 +481,9 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
     if not piece:
         return ""
     if kind == "list":
+        items = _simple_items(piece)
+        if items is not None:
+            return "".join(f"<li>{_render_inline(item)}</li>\n" for item in items)
         # Its items, rendered as a list of their own, without that list's own tags.
         return _LIST_TAGS.sub("", render_markdown(_inline_closed(piece)))
     if kind == "code":
@@ -480,6 +492,11 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
         if shown.lexer is None or not piece.endswith("\n"):
             return html.escape(piece, quote=False)
         return highlight(piece, shown.lexer, _FORMATTER)
+    return _render_inline(piece)
+
+
+def _render_inline(piece: str) -> str:
+    """A piece of a paragraph (or of a one-line list item), its open emphasis closed."""
     if not _INLINE_SYNTAX.search(piece):
         return html.escape(piece, quote=False)  # plain words: what markdown-it would make
     inline = _md.renderInline(_inline_closed(piece))
@@ -487,6 +504,20 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
     # allow-list refuses; the rest is escaped text in tags it allows. Ten times a second per
     # reply, the sanitizer is the costly part.
     return _sanitize(inline) if "<a " in inline or "<img" in inline else inline
+
+
+def _simple_items(piece: str) -> list[str] | None:
+    """The items of a piece of a tight list whose items are one line of text each (what most
+    lists are), as that text; None for anything else (nested blocks, continuation lines, blank
+    lines, task boxes), which is rendered through the whole Markdown pipeline. The open block
+    is shown ten times a second, and markdown-it's block pass costs most of a list's render."""
+    items = []
+    for line in piece.rstrip("\n").split("\n"):
+        match = _SIMPLE_ITEM.match(line)
+        if match is None:
+            return None
+        items.append(match.group(2).rstrip())
+    return items
 
 
 def _code_cut(rest: str) -> int:
@@ -515,12 +546,19 @@ def _inline_closed(piece: str) -> str:
     """An unfinished piece of a paragraph as it will look: the emphasis, strikethrough and code
     spans it opened closed, and a delimiter still being written (a lone `**` at its end) left
     out, so no Markdown syntax shows while it streams."""
-    _, open_runs, code = _inline_scan(piece)
     body = piece.rstrip()
     space = piece[len(body) :]
-    trailing = re.search(r"(?:\*+|~+|`+)$", body)
-    if trailing and not code and trailing.group() not in open_runs:
-        body = body[: trailing.start()]
+    trailing = _TRAILING_RUN.search(body)
+    if trailing:
+        run = trailing.group()
+        _, runs, code = _inline_scan(body[: trailing.start()])
+        if code:
+            ends_something = run[0] != "`" or run == code  # text in a code span, or its end
+        else:
+            ends_something = run[0] != "`" and bool(runs) and runs[-1] == run
+        if not ends_something:
+            body = body[: trailing.start()]
+    _, open_runs, code = _inline_scan(body)
     return body + code + "".join(reversed(open_runs)) + space
 
 

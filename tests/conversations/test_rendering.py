@@ -524,6 +524,27 @@ def test_the_open_block_shows_formatted_never_as_markdown_syntax(seed):
     assert shown > 20
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_no_delimiter_shows_whatever_the_tokens_cut(seed):
+    # Tokens of a real model end anywhere: just after a closing `**`, inside one, after an
+    # opening backtick. None of it may show as syntax, in a paragraph or in a list item.
+    text = (
+        "Use **bold** and *it* and `code` and ~~gone~~ here.\n\n"
+        "- **first** item with `x`\n- second *one*\n- ~~third~~ **4**\n\n" + sample_text(seed)
+    )
+    renderer, page, done = StreamingRenderer(), OpenBlockPage(), 0
+    for size in random_sizes(text, seed):
+        if renderer.feed(text[done : done + size]).reset:
+            page = OpenBlockPage()
+        done += size
+        if (update := renderer.provisional()) is not None:
+            page.apply(update)
+            assert page.html() == renderer.open_html()
+            outside_code = visible_text(re.sub(r"<code.*?</code>", "", page.html(), flags=re.S))
+            for syntax in ("**", "`", "~~"):
+                assert syntax not in outside_code, (text[:done], page.html())
+
+
 def test_the_open_block_is_sanitized_like_the_rest():
     text = "A paragraph with <script>alert(1)</script> and [a](javascript:alert(2)) in it\n"
     renderer = StreamingRenderer()
