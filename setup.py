@@ -7,7 +7,7 @@ then beside the apps. Every app is found here: a new one needs no edit (tests/te
 
 from setuptools import find_packages, setup
 
-APPS = ["webchat", "conversations", "administration", "widgets", "upstream", "emulator"]
+APPS = ["webchat", "conversations", "sharing", "administration", "widgets", "upstream", "emulator"]
 SHIPPED = {f"webchat.{folder}": folder for folder in ("templates", "static", "locale")}
 
 setup(

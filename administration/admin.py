@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -45,13 +45,20 @@ from administration import (
 )
 from administration.filters import (
     DateRangeFilter,
+    FeedbackFilter,
     ModelOrAgentFilter,
     OwnerFilter,
     bucket_filter,
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations import deletion
-from conversations.models import Conversation, DailyUsage, MessageStatus, provider_choices
+from conversations.models import (
+    Conversation,
+    DailyUsage,
+    Feedback,
+    MessageStatus,
+    provider_choices,
+)
 from webchat.admin_base import AuditedAdmin, WebchatAdmin, keep_audit_trail_with
 from webchat.badinput import BadInput
 
@@ -101,6 +108,7 @@ class ConversationAdmin(WebchatAdmin):
         "origin",
         # here: the widget filter (widgets/filters.py adds it; we do not import widgets)
         "last_status",
+        FeedbackFilter,
         bucket_filter("message_count", "messages", [0, 10, 100]),
         bucket_filter("tokens_out", "tokens out", [0, 1_000, 10_000, 100_000]),
         ("updated", DateRangeFilter),
@@ -188,7 +196,9 @@ class ConversationAdmin(WebchatAdmin):
         context = {**(extra_context or {}), "can_read_transcript": can_read}
         if conversation is not None and can_read:
             context["transcript"] = transcript.render(
-                conversation.messages.order_by("id"), transcript.speaker(conversation)
+                conversation.messages.order_by("id"),
+                transcript.speaker(conversation),
+                transcript.feedback_on(conversation),
             )
             audit.record(
                 AuditAction.VIEW_TRANSCRIPT,
@@ -396,6 +406,38 @@ class TombstoneAdmin(ReadOnlyAdmin):
             "first": [retention.describe(c) for c in candidates[:50]],
         }
         return TemplateResponse(request, "administration/retention.html", context)
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    """Thumbs and comments on replies, newest first; each links to its conversation's
+    transcript (where reading the reply is audited), so no reply text is shown here."""
+
+    list_display = ["created", "rating", "comment_shown", "user", "conversation_link"]
+    list_filter = ["rating", ("created", DateRangeFilter)]
+    list_select_related = ["user", "message__conversation"]
+    search_fields = ["comment"]
+    search_help_text = "The text of comments."
+    show_full_result_count = False
+    list_per_page = 50
+    fields = ["rating", "comment", "user", "conversation_link", "created", "updated"]
+    readonly_fields = fields
+
+    def get_actions(self, request):
+        return {}
+
+    @admin.display(description="comment")
+    def comment_shown(self, feedback: Feedback) -> str:
+        comment = " ".join(feedback.comment.split())
+        return comment if len(comment) <= 120 else comment[:119] + "…"
+
+    @admin.display(description="conversation")
+    def conversation_link(self, feedback: Feedback) -> str:
+        conversation = feedback.message.conversation
+        url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+        return format_html(
+            '<a href="{}#message-{}">{}</a>', url, feedback.message_id, conversation.display_title
+        )
 
 
 @admin.register(DailyUsage)

@@ -17,13 +17,18 @@ def record(
     target=None,
     detail: dict | None = None,
 ) -> AuditEntry:
-    """Record one entry. `actor` defaults to the request's user; with neither it is a job."""
+    """Record one entry. `actor` defaults to the request's user; with neither it is a job. A
+    request nobody signed in to (a shared link's reader) is "anonymous"."""
     if actor is None and request is not None:
         actor = request.user
     signed_in = actor is not None and getattr(actor, "is_authenticated", False)
+    if signed_in:
+        name = actor.get_username()
+    else:
+        name = "anonymous" if request is not None else "system (command line)"
     return AuditEntry.objects.create(
         actor=actor if signed_in else None,
-        actor_name=actor.get_username() if signed_in else "system (command line)",
+        actor_name=name,
         action=action,
         target_type=target._meta.label if target is not None else "",
         target_id=str(target.pk) if target is not None else "",

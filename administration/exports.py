@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from operator import attrgetter
 
 from django.db.models import Model, QuerySet
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from administration.owners import owner_label
-from conversations.models import Conversation, DailyUsage, Message, MessageStatus
+from conversations.models import Conversation, DailyUsage, Feedback, Message, MessageStatus
 from conversations.rendering import safe_url
 
 FORMAT = "webchat-export"
@@ -111,6 +111,15 @@ def with_messages(
     before asking for the next conversation: they are read from one cursor shared by the batch.
     `conversations` must not be sliced (the batches are slices of it).
     """
+    for conversation, messages, _ in _batched(conversations, batch_size, feedback=False):
+        yield conversation, messages
+
+
+def _batched(
+    conversations: QuerySet, batch_size: int, *, feedback: bool
+) -> Iterator[tuple[Conversation, Iterator[Message], Mapping[int, list[Feedback]]]]:
+    """`with_messages`, and with `feedback` the batch's feedback by message id (one more query
+    a batch: feedback is at most one row a reply and person)."""
     ordered = conversations.select_related("owner", "widget").order_by("pk")
     last_id = 0
     while True:
@@ -118,8 +127,14 @@ def with_messages(
         batch = list(ordered.filter(pk__gt=last_id)[:batch_size])
         if not batch:
             return
+        ids = [c.pk for c in batch]
+        given: dict[int, list[Feedback]] = {}
+        if feedback:
+            rows = Feedback.objects.filter(message__conversation_id__in=ids)
+            for row in rows.select_related("user").order_by("created", "id"):
+                given.setdefault(row.message_id, []).append(row)
         rows = (
-            Message.objects.filter(conversation_id__in=[c.pk for c in batch])
+            Message.objects.filter(conversation_id__in=ids)
             .order_by("conversation_id", "id")
             .iterator(chunk_size=MESSAGE_CHUNK)
         )
@@ -127,10 +142,10 @@ def with_messages(
         group = next(groups, None)
         for conversation in batch:
             if group is not None and group[0] == conversation.pk:
-                yield conversation, group[1]
+                yield conversation, group[1], given
                 group = next(groups, None)
             else:
-                yield conversation, iter(())
+                yield conversation, iter(()), given
         if len(batch) < batch_size:
             return
         last_id = batch[-1].pk
@@ -144,20 +159,29 @@ def iter_json(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Itera
 
     Lossless: every concrete field, by its model's own list (a new field is exported without
     changing this), including the reply runner's lease fields; timestamps are ISO 8601 with
-    microseconds and offset. The owner is given by username and id.
+    microseconds and offset. The owner is given by username and id; each message lists the
+    feedback on it (`feedback`: every field, and its giver's username as `username`).
     """
     exported = json.dumps(timezone.now().isoformat())
     yield f'{{"format": "{FORMAT}", "version": {VERSION}, "exported": {exported}, "conversations": ['
     separator = "\n"
-    for conversation, messages in with_messages(conversations, batch_size=batch_size):
+    for conversation, messages, given in _batched(conversations, batch_size, feedback=True):
         record = _fields(conversation)
         # None for a widget visitor's conversation: it is the widget's (its id is in "widget").
         record["owner"] = conversation.owner.get_username() if conversation.owner_id else None
         record["owner_id"] = conversation.owner_id
-        record["messages"] = [_fields(m, skip={"conversation"}) for m in messages]
+        record["messages"] = [_message_record(m, given.get(m.pk, ())) for m in messages]
         yield separator + json.dumps(record, ensure_ascii=False, default=_json_default)
         separator = ",\n"
     yield "\n]}\n"
+
+
+def _message_record(message: Message, feedback: Iterable[Feedback]) -> dict:
+    record = _fields(message, skip={"conversation"})
+    record["feedback"] = [
+        {**_fields(f, skip={"message"}), "username": f.user.get_username()} for f in feedback
+    ]
+    return record
 
 
 def _fields(instance: Model, *, skip: frozenset[str] | set[str] = frozenset()) -> dict:

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from conversations.choices import available_choices
+from conversations.models import Feedback
 from webchat.admin_base import COUNT, bad_filter_value
 
 
@@ -89,6 +90,41 @@ class ModelOrAgentFilter(admin.SimpleListFilter):
         if kind == "agent":
             return queryset.filter(agent=name)
         return queryset
+
+
+class FeedbackFilter(admin.SimpleListFilter):
+    """Conversations by the feedback on their replies: a semi-join on the feedback table (small
+    beside the conversations), never a count."""
+
+    title = "feedback"
+    parameter_name = "feedback"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("any", "Any feedback"),
+            ("up", "Good"),
+            ("down", "Bad"),
+            ("comment", "With a comment"),
+            ("none", "None"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        given = Feedback.objects.all()
+        if value in Feedback.Rating.values:
+            given = given.filter(rating=value)
+        elif value == "comment":
+            given = given.exclude(comment="")
+        elif value not in ("any", "none"):
+            raise bad_filter_value(
+                f"{value!r} is not a kind of feedback (any, up, down, comment or none)"
+            )
+        conversations = given.values("message__conversation_id")
+        if value == "none":
+            return queryset.exclude(pk__in=conversations)
+        return queryset.filter(pk__in=conversations)
 
 
 class OwnerFilter(admin.SimpleListFilter):

@@ -17,6 +17,12 @@ class AuditAction(models.TextChoices):
     PURGE = "purge", "Purged (retention)"
     USER_EXPORT = "user_export", "Exported a user's data"
     USER_ERASE = "user_erase", "Erased a user's data"
+    # Shared links (sharing/): made, read (by a member or an anonymous reader), copied into
+    # the reader's own chats, revoked.
+    SHARE_CREATE = "share_create", "Shared a conversation"
+    SHARE_VIEW = "share_view", "Read a shared conversation"
+    SHARE_COPY = "share_copy", "Copied a shared conversation"
+    SHARE_REVOKE = "share_revoke", "Revoked a shared link"
 
 
 class AuditEntry(models.Model):

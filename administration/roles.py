@@ -8,10 +8,13 @@ REVIEWERS = "Transcript reviewers"
 OPERATORS = "Operators"
 
 ROLES = {
-    # Read conversations and transcripts; no export, delete or change.
+    # Read conversations, transcripts, the feedback on replies and the shared links; no export,
+    # delete, change or revoke.
     REVIEWERS: [
         ("conversations", "view_conversation"),
         ("conversations", "view_transcript"),
+        ("conversations", "view_feedback"),
+        ("sharing", "view_share"),
     ],
     # Usage and its export, retention; never a transcript or a conversation list.
     OPERATORS: [

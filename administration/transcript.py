@@ -7,14 +7,15 @@ which is our own sanitized rendering (conversations/rendering.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from conversations.labels import model_label
-from conversations.models import Conversation, Message, MessageStatus
+from conversations.models import Conversation, Feedback, Message, MessageStatus
 from conversations.rendering import safe_url
 
 
@@ -25,12 +26,27 @@ def speaker(conversation: Conversation) -> str:
     return "Visitor"
 
 
-def render(messages: Iterable[Message], owner_name: str) -> SafeString:
+def feedback_on(conversation: Conversation) -> dict[int, list[Feedback]]:
+    """The feedback on each reply of the conversation, by message id, in one query."""
+    given = defaultdict(list)
+    rows = Feedback.objects.filter(message__conversation=conversation).select_related("user")
+    for feedback in rows.order_by("created", "id"):
+        given[feedback.message_id].append(feedback)
+    return dict(given)
+
+
+def render(
+    messages: Iterable[Message],
+    owner_name: str,
+    feedback: Mapping[int, list[Feedback]] | None = None,
+) -> SafeString:
     owner = escape(owner_name)
-    return mark_safe("".join(_message(m, owner) for m in messages) or "<p>No messages.</p>")
+    feedback = feedback or {}
+    html = "".join(_message(m, owner, feedback.get(m.pk, ())) for m in messages)
+    return mark_safe(html or "<p>No messages.</p>")
 
 
-def _message(m: Message, owner: str) -> str:
+def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
     created = timezone.localtime(m.created)
     facts = [
         f"<strong>{owner if m.role == Message.Role.USER else 'Assistant'}</strong>",
@@ -70,8 +86,26 @@ def _message(m: Message, owner: str) -> str:
             f'<details class="error-detail"><summary>Detail</summary>'
             f"<pre>{escape(m.error_detail)}</pre></details>"
         )
+    parts.extend(_feedback(f) for f in feedback)
     parts.append("</article>")
     return "".join(parts)
+
+
+def _feedback(f: Feedback) -> str:
+    """A person's thumb on the reply above, their comment, who and when."""
+    changed = timezone.localtime(f.updated)
+    comment = (
+        f'<blockquote class="feedback-comment">{escape(f.comment)}</blockquote>'
+        if f.comment
+        else '<span class="feedback-none">No comment.</span>'
+    )
+    return (
+        f'<aside class="feedback feedback-{escape(f.rating)}" aria-label="Feedback">'
+        f'<span class="feedback-rating">{escape(f.get_rating_display())}</span> '
+        f"from <strong>{escape(f.user.get_username())}</strong>, "
+        f'<time datetime="{changed.isoformat()}">{changed:%Y-%m-%d %H:%M:%S}</time>'
+        f"{comment}</aside>"
+    )
 
 
 def _tool(part: dict) -> str:

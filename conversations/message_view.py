@@ -6,14 +6,16 @@ snapshot sent on a socket seals the publisher: `snapshots.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.template.loader import render_to_string
 
 from conversations import registry
+from conversations.feedback import NONE_GIVEN, Given, offered
 from conversations.labels import model_label
 from conversations.models import Message
 from conversations.rendering import snapshot
+from conversations.versions import Pager
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class MessageView:
     seq: int = 0
     # ... and formatted provisionally (rendering.StreamingRenderer): what the page shows.
     open_html: str = ""
+    pager: Pager | None = None  # "2/3" between arrows: this message starts one of several versions
+    # A reply's thumbs and comment: None where no feedback is offered (a user's message, a
+    # streaming reply, a widget's chat); the chat's history fills in what was given.
+    feedback: Given | None = None
 
     @property
     def pk(self) -> int:
@@ -42,7 +48,12 @@ class MessageView:
         return model_label(message.model, message.conversation.agent if cached else "")
 
 
-def view_of(message: Message) -> MessageView:
+def view_of(message: Message, pager: Pager | None = None) -> MessageView:
+    view = _view_of(message)
+    return replace(view, pager=pager) if pager is not None else view
+
+
+def _view_of(message: Message) -> MessageView:
     live = registry.live_reply(message.pk) if message.is_streaming else None
     if live is not None:
         return MessageView(
@@ -66,12 +77,31 @@ def view_of(message: Message) -> MessageView:
             renderer.open_html(),
         )
     return MessageView(
-        message, message.html, "", message.reasoning, tuple(message.tools), message.seq
+        message,
+        message.html,
+        "",
+        message.reasoning,
+        tuple(message.tools),
+        message.seq,
+        feedback=_feedback_offered(message),
     )
 
 
-def final_frames(message: Message, restored: list[Message], *, seq: int) -> list[dict]:
-    """What every viewer gets when a reply ends: turns it no longer replaces, then the reply."""
+def _feedback_offered(message: Message) -> Given | None:
+    """A finished reply in a person's chat offers feedback (a widget's chat has no owner and
+    offers none). Rendered here without a query, it shows none given: the socket's HTML (a
+    reply that just ended has none; a snapshot's is replaced by what the page knows, in
+    static/js/chat.js), while the chat's page looks up what was given (views._history)."""
+    if not offered(message) or not Message.conversation.is_cached(message):
+        return None
+    return NONE_GIVEN if message.conversation.owner_id is not None else None
+
+
+def final_frames(
+    message: Message, restored: list[Message], *, seq: int, pagers: dict | None = None
+) -> list[dict]:
+    """What every viewer gets when a reply ends: turns it no longer replaces, then the reply,
+    then the version pagers it changed (a regenerate or edit that completed)."""
     frames = []
     if restored:
         frames.append(
@@ -93,4 +123,16 @@ def final_frames(message: Message, restored: list[Message], *, seq: int) -> list
             "html": render_to_string("conversations/chat.html#reply", {"m": view_of(message)}),
         }
     )
+    if pagers:
+        frames.append(
+            {
+                "type": "versions",
+                "html": {
+                    str(m.pk): render_to_string(
+                        "conversations/chat.html#pager", {"m": MessageView(m, "", pager=pager)}
+                    )
+                    for m, pager in pagers.values()
+                },
+            }
+        )
     return frames

@@ -87,6 +87,13 @@ class Conversation(models.Model):
     continued_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continuations"
     )
+    # An earlier version is shown somewhere in it, and its provider cannot continue one (Orq
+    # keeps every version in one conversation): the chat is read-only until the latest is shown.
+    older_version_shown = models.BooleanField(default=False)
+    # The sidebar: pinned ones are listed first, all of them; archived ones only in the
+    # Archived view and in search. One or the other, never both (archiving unpins).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -102,6 +109,31 @@ class Conversation(models.Model):
             models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar"),
             models.Index(fields=["-updated", "-id"], name="conversation_activity"),
             models.Index(fields=["widget", "visitor", "-updated"], name="conversation_visitor"),
+            # The sidebar's three lists, each a range of its own partial index read in order
+            # (services.conversation_page), whatever else the person has: the dated list
+            # skips no pinned or archived rows, and the pinned and Archived lists read only
+            # theirs. Search, over all of them, reads `conversation_sidebar`.
+            models.Index(
+                fields=["owner", "-updated", "-id"],
+                condition=Q(pinned_at__isnull=True, archived_at__isnull=True),
+                name="conversation_listed",
+            ),
+            models.Index(
+                fields=["owner", "-pinned_at", "-id"],
+                condition=Q(pinned_at__isnull=False),
+                name="conversation_pinned",
+            ),
+            models.Index(
+                fields=["owner", "-updated", "-id"],
+                condition=Q(archived_at__isnull=False),
+                name="conversation_archived",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pinned_at__isnull=True) | Q(archived_at__isnull=True),
+                name="pinned_or_archived_not_both",
+            )
         ]
 
     def __str__(self) -> str:
@@ -140,8 +172,9 @@ class Conversation(models.Model):
 
 class MessageQuerySet(models.QuerySet):
     def shown(self) -> MessageQuerySet:
-        """What the conversation reads as: without turns hidden by a regenerate or edit."""
-        return self.filter(replaced_by__isnull=True)
+        """What the conversation reads as: without turns hidden by a regenerate or edit, nor
+        the versions not shown."""
+        return self.filter(replaced_by__isnull=True, stash__isnull=True)
 
 
 class Message(models.Model):
@@ -178,10 +211,22 @@ class Message(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     stop_requested = models.BooleanField(default=False)
     # Regenerate and edit hide what they replace until the new reply completes: these rows are
-    # out of sight while `replaced_by` streams, deleted if it completes, shown again if not.
+    # out of sight while `replaced_by` streams, kept as an earlier version if it completes
+    # (`versions.py`), shown again if not.
     replaced_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Versions: a regenerate or edit starts a new version at the message it changed. That
+    # message's `fork` is the first version's first message (the group's root). The rows of a
+    # version not shown are stashed under its first message; `upstream_state` there says where
+    # the provider's conversation continues it (a Mistral restart makes one per version).
+    fork = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="versions"
+    )
+    stash = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    upstream_state = models.JSONField(null=True, blank=True)
     # On the new reply of a regenerate or edit: the conversation's upstream pointers before it,
     # put back if the reply does not complete (a Mistral restart or an Orq edit re-points).
     undo = models.JSONField(null=True, blank=True)
@@ -279,3 +324,39 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.owner_id} {self.model}"
+
+
+class Feedback(models.Model):
+    """A person's thumb up or down on a reply, with an optional comment: one per reply and
+    person (giving it again changes it). Administrators read it with the conversation."""
+
+    class Rating(models.TextChoices):
+        UP = "up", "Good reply"
+        DOWN = "down", "Bad reply"
+
+    # A reply only (conversations/feedback.py refuses a user's message).
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        related_name="feedback",
+        limit_choices_to={"role": Message.Role.ASSISTANT},
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback_given"
+    )
+    rating = models.CharField(max_length=8, choices=Rating.choices)
+    # At most feedback.COMMENT_MAX_CHARS, said in words when longer (never cut silently).
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="one_feedback_per_reply")
+        ]
+        indexes = [models.Index(fields=["-created", "-id"], name="feedback_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_rating_display()} on reply #{self.message_id}"

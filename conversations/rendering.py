@@ -2,6 +2,9 @@
 
 Raw HTML in the source is text (markdown-it with `html` off), code is highlighted by Pygments
 with CSS classes, and nh3 sanitizes the result with an allow-list that keeps those classes.
+GitHub's extensions are on: tables, strikethrough and task lists (disabled checkboxes). Math
+(`$…$` inline, `$$…$$` on lines of its own) becomes MathML here, on the server: the browser
+needs no math library.
 Copy buttons are not part of this HTML: the front-end adds them next to `.code-block`.
 `static/css/highlight.css` comes from `pygments_css()`; regenerate it with
 `.venv/bin/python -c "from conversations.rendering import pygments_css; print(pygments_css(), end='')" > static/css/highlight.css`.
@@ -15,37 +18,70 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
 
 import nh3
+from latex2mathml.converter import convert_to_element
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.dollarmath.index import math_block_dollar
+from mdit_py_plugins.tasklists import tasklists_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
+# The MathML that `_mathml` writes: presentation elements only. No `semantics`/`annotation-xml`
+# (which may hold HTML), no `maction`, no `mglyph`.
+_MATHML_TAGS = frozenset(
+    {
+        "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup",
+        "mfrac", "msqrt", "mroot", "mover", "munder", "munderover", "mtable", "mtr", "mtd",
+        "mstyle", "mpadded", "mphantom", "menclose",
+    }
+)  # fmt: skip
+# Layout only: no `href` (latex2mathml writes \href's URL there), no `style` (\style), no
+# `mathcolor`/`mathbackground` (\color: black on a dark theme is invisible), no `id`, no `class`.
+_MATHML_ATTRIBUTES = frozenset(
+    {
+        "display", "mathvariant", "mathsize", "stretchy", "fence", "separator", "form", "lspace",
+        "rspace", "minsize", "maxsize", "largeop", "symmetric", "movablelimits", "accent",
+        "accentunder", "displaystyle", "scriptlevel", "linethickness", "width", "height", "depth",
+        "voffset", "notation", "columnalign", "rowalign", "columnspacing", "rowspacing",
+        "columnlines", "rowlines", "linebreak",
+    }
+)  # fmt: skip
 _TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "s", "code",
     "pre", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
-    "span", "div",
+    "span", "div", "label", "input", *_MATHML_TAGS,
 }  # fmt: skip
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "div": {"data-lang"},
     "ol": {"start"},
+    # A task list's box; `set_tag_attribute_values` makes any <input> a disabled checkbox.
+    "input": {"type", "checked", "disabled"},
+    **{tag: set(_MATHML_ATTRIBUTES) for tag in _MATHML_TAGS},
 }
 _ALIGN = {"align-left", "align-center", "align-right"}
 # Only the classes we emit survive: Pygments' token classes, our code wrapper, table alignment
-# (a class, not a style attribute: the Content-Security-Policy allows no inline style).
+# (a class, not a style attribute: the Content-Security-Policy allows no inline style), task
+# lists, display math and a formula that could not be read.
 _CLASSES = {
     "span": {name for name in STANDARD_TYPES.values() if name},
-    "code": {"highlight"},
-    "div": {"code-block"},
+    "code": {"highlight", "math-error"},
+    "div": {"code-block", "math-display", "table-scroll"},
     "th": _ALIGN,
     "td": _ALIGN,
+    "ul": {"contains-task-list"},
+    "ol": {"contains-task-list"},
+    "li": {"task-list-item"},
 }
 # Links we show, from a model's Markdown or from any other upstream data (citations).
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -77,11 +113,163 @@ def _cell(
     return renderer.renderToken(tokens, idx, options, env)
 
 
+def _table(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # A wide table scrolls in its own box on a narrow screen, and stays a table to a screen
+    # reader (a table restyled `display: block` may not).
+    if tokens[idx].nesting == 1:
+        return '<div class="table-scroll">' + renderer.renderToken(tokens, idx, options, env)
+    return renderer.renderToken(tokens, idx, options, env) + "</div>\n"
+
+
+def _strikethrough(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # GFM's element for ~~text~~ (markdown-it writes <s>).
+    return "<del>" if tokens[idx].nesting == 1 else "</del>"
+
+
+# --- math ------------------------------------------------------------------------------------
+
+# An attribute value we keep: a length, a number or keywords. No quote, colon, parenthesis or
+# slash, so no URL and no CSS, whatever latex2mathml copied from the formula.
+_MATHML_VALUE = re.compile(r"[A-Za-z0-9 .+%-]{1,64}")
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+# A length past this (in em, or any unit) is dropped: a formula cannot stretch the page.
+_LONGEST = 50
+# Longer formulas are shown as their text: latex2mathml takes about 40 µs a character.
+_MATH_LIMIT = 2000
+
+
+def _math(tex: str, *, display: bool) -> str:
+    """A formula as MathML; one latex2mathml cannot read as its own text, in
+    `<code class="math-error">`. Never raises."""
+    mathml = _to_mathml(tex, display=display)
+    if mathml is None:
+        return f'<code class="math-error">{html.escape(tex.strip(), quote=False)}</code>'
+    return mathml
+
+
+def _to_mathml(tex: str, *, display: bool) -> str | None:
+    tex = tex.strip()
+    if not tex or len(tex) > _MATH_LIMIT:
+        return None
+    try:
+        element = convert_to_element(tex, display="block" if display else "inline")
+        out: list[str] = []
+        _mathml(element, out)
+    # latex2mathml raises its own errors, and IndexError, KeyError, RecursionError (nesting, a
+    # macro that expands itself) on what it cannot read: any of them means "not a formula".
+    except Exception:
+        return None
+    return "".join(out)
+
+
+def _mathml(element: Element, out: list[str]) -> None:
+    """Write latex2mathml's tree, not its string: that string puts \\text's characters in
+    unescaped (`$\\text{<script>}$` is a live <script>) and copies \\href and \\style into
+    attributes. Here every text is escaped, and only `_MATHML_TAGS` with `_MATHML_ATTRIBUTES`
+    of harmless values are written (an unknown element is left out, its content kept), so
+    the result is safe before nh3 sees it; nh3 keeps it as it is (a test checks)."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    known = tag in _MATHML_TAGS
+    if tag == "math":
+        display = element.get("display") == "block"
+        out.append('<math display="block">' if display else "<math>")
+    elif known:
+        out.append(f"<{tag}{_mathml_attributes(element)}>")
+    out.append(_mathml_text(element.text))
+    for child in element:
+        _mathml(child, out)
+        out.append(_mathml_text(child.tail))
+    if known:
+        out.append(f"</{tag}>")
+
+
+def _mathml_text(text: str | None) -> str:
+    # latex2mathml writes characters as entity references ("&#x0003C;"); escaped as nh3 would
+    # (a no-break space too), so the open block shows what the finished reply will.
+    return html.escape(html.unescape(text or ""), quote=False).replace("\xa0", "&nbsp;")
+
+
+def _mathml_attributes(element: Element) -> str:
+    kept = []
+    for name, value in element.attrib.items():
+        if (
+            name in _MATHML_ATTRIBUTES
+            and _MATHML_VALUE.fullmatch(value)
+            and all(float(number) <= _LONGEST for number in _NUMBER.findall(value))
+        ):
+            kept.append(f' {name}="{value}"')
+    return "".join(kept)
+
+
+def _math_inline(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return _math(tokens[idx].content, display=False)
+
+
+def _math_block(
+    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return _display_math(_math(tokens[idx].content, display=True))
+
+
+_dollar_block = math_block_dollar(allow_labels=False, allow_blank_lines=True)
+_dollar_block_tight = math_block_dollar(allow_labels=False, allow_blank_lines=False)
+
+
+def _display_math_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """dollarmath's block rule, able to end a paragraph, quote, list or table as a fence does:
+    models write "The sum is:" and `$$` on the next line.
+
+    Asked only whether it would match there (`silent`: how a paragraph asks), it must close
+    before a blank line: its search for the closing line does not stop where a quote or a
+    list item does, and a blank line is where they can. At the start of a block, display
+    math may hold blank lines. dollarmath pushes its token even when silent: that is undone.
+    """
+    if not silent:
+        return _dollar_block(state, start, end, silent)
+    tokens, line = len(state.tokens), state.line
+    found = _dollar_block_tight(state, start, end, silent)
+    del state.tokens[tokens:]
+    state.line = line
+    return found
+
+
+def _display_math(inner: str) -> str:
+    # The wrapper scrolls a wide formula on a narrow screen.
+    return f'<div class="math-display">{inner}</div>\n'
+
+
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _md.enable(["table", "strikethrough"])
+# Each box is in a <label> with its item's text: the checkbox's accessible name.
+_md.use(tasklists_plugin, enabled=False, label=True)
+# "$5 and $10" stay text: no space inside the dollars, no digit outside them. `$$…$$` is math
+# on lines of its own (blank lines inside allowed).
+_md.use(
+    dollarmath_plugin,
+    allow_labels=False,
+    allow_space=False,
+    allow_digits=False,
+    allow_blank_lines=True,
+    double_inline=False,
+)
+_md.block.ruler.at(
+    "math_block", _display_math_rule, {"alt": ["paragraph", "reference", "blockquote", "list"]}
+)
 _md.add_render_rule("fence", _fence)
+_md.add_render_rule("table_open", _table)
+_md.add_render_rule("table_close", _table)
 _md.add_render_rule("th_open", _cell)
 _md.add_render_rule("td_open", _cell)
+_md.add_render_rule("s_open", _strikethrough)
+_md.add_render_rule("s_close", _strikethrough)
+_md.add_render_rule("math_inline", _math_inline)
+_md.add_render_rule("math_block", _math_block)
 
 
 def _sanitize(raw_html: str) -> str:
@@ -93,7 +281,10 @@ def _sanitize(raw_html: str) -> str:
         url_schemes=set(URL_SCHEMES),
         url_relative="deny",
         link_rel="noopener noreferrer nofollow",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
+        set_tag_attribute_values={
+            "a": {"target": "_blank"},
+            "input": {"type": "checkbox", "disabled": "disabled"},
+        },
     )
 
 
@@ -140,6 +331,7 @@ _HEADING = re.compile(r"^#{1,6}(?:[ \t]|$)")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _INDENTED = re.compile(r"^(?: {2,}|\t)")
 _CODE_INDENT = re.compile(r"^(?: {4}|\t)")
+_IN_CODE = re.compile(r"(?: {4}|\t|[ \t]*\n)")  # a line of indented code, or a blank one
 # A line after a blank one that starts with none of these cannot continue a list.
 _MAY_CONTINUE = frozenset(" \t-*+0123456789")
 
@@ -167,12 +359,20 @@ class StreamingRenderer:
     - a fence at the start of a block closes with its closing fence line; a fence indented
       inside a list stays part of the list;
     - a fence or an ATX heading (`# `) at the left margin closes the block before it, and a
-      heading is a block of its own.
+      heading is a block of its own;
+    - display math (a `$$` line at the margin) is like a fence, open until a line that ends
+      with `$$`, blank lines and all. Whether it ends the block before it depends on that
+      closing line, still to come: so that block stays open with it and both close at the
+      math's last line (a `$$…$$` line closes at once). Math that would end a block must close
+      before a blank line; if a blank line comes first, its `$$` was text, and the lines after
+      it are judged again.
     A line is judged only once it is complete (a line after a blank one that cannot continue a
     list closes the list at its first character), so every split of a text into deltas cuts
     the same blocks as feeding it whole (`snapshot_html`). Limitations: a reference-style link
     definition does not reach links in other blocks, and malformed nesting (a fence opened
-    inside a list item and closed at the margin) may render differently from the whole text.
+    inside a list item and closed at the margin, a quote that ends with display math followed
+    at once by another `$$` with a blank line inside) may render differently from the whole
+    text.
     """
 
     def __init__(self) -> None:
@@ -190,6 +390,9 @@ class StreamingRenderer:
         self._blank = False  # a blank line followed the content of a continuable block
         self._fence: str | None = None  # the open fence's marker
         self._fence_ends_block = False
+        self._math_at = 0  # where the open block's display math starts, after what it ended
+        self._math_tight = False  # that math ended a block: a blank line first makes it text
+        self._math_line = 0  # its `$$` line, in `_lines`
 
     @property
     def tail(self) -> str:
@@ -226,6 +429,9 @@ class StreamingRenderer:
 
     def _take(self, line: str, closed: list[str]) -> None:
         text = line.rstrip("\r\n")
+        if self._fence == "$$" and self._math_tight and not text.strip():
+            self._not_math(line, closed)
+            return
         if self._fence is not None:
             self._keep(line)
             if self._closes_fence(text):
@@ -251,8 +457,19 @@ class StreamingRenderer:
             fence = None  # ```x``` is inline code, not a fence
         nested = self._content and self._continuable and text[0] in " \t"
         heading = _HEADING.match(text)
-        if self._content and ((fence and not nested) or heading):
-            self._close(closed)
+        # Display math ends the block before it, like a fence, but only if a line closes it
+        # later: that block stays with it (rendered together, they render the same), and
+        # the block closes with the math. Indented, it is in a list's item (in indented code
+        # or a paragraph's line, it is text).
+        math = None
+        if not fence and (not nested or _LIST_ITEM.match(self._lines[0])):
+            math = _display_math_line(text, nested)
+        indented_code = math and not nested and all(map(_IN_CODE.match, self._lines))
+        if self._content and ((fence and not nested) or heading or indented_code):
+            self._close(closed)  # (any line at the margin ends indented code)
+        math_at = self._lines_length
+        # In a list item, after a blank line, display math starts a block of the item's.
+        math_tight = self._content and not (nested and self._blank)
         self._content = True
         self._blank = False
         self._keep(line)
@@ -261,8 +478,27 @@ class StreamingRenderer:
         if fence:
             self._fence = fence.group(2)
             self._fence_ends_block = not nested
-        elif heading:
+        elif math == "open":
+            # Like a fence: open until a line that ends with `$$` (blank lines and all, unless
+            # it is tight).
+            self._fence = "$$"
+            self._fence_ends_block = not nested
+            self._math_at = math_at
+            self._math_tight = math_tight
+            self._math_line = len(self._lines) - 1
+        elif heading or (math == "whole" and not nested):
             self._close(closed)
+
+    def _not_math(self, blank: str, closed: list[str]) -> None:
+        """A blank line came before the closing `$$` of display math that would have ended
+        the block before it: that `$$` was text. The lines after it are judged again as what
+        they are (a list item, a fence, a heading), then the blank line."""
+        again = self._lines[self._math_line + 1 :]
+        del self._lines[self._math_line + 1 :]
+        self._lines_length -= sum(map(len, again))
+        self._fence, self._math_tight, self._math_at = None, False, 0
+        for line in [*again, blank]:
+            self._take(line, closed)
 
     def _keep(self, line: str) -> None:
         self._lines.append(line)
@@ -300,8 +536,8 @@ class StreamingRenderer:
         Bounded and linear: settled parts (a paragraph's text up to a point where its inline
         Markdown is balanced, a code block's complete lines) are rendered once; each call
         renders only what came after them, which stays short however long the block grows.
-        Blocks of other kinds (lists, quotes, tables) are rendered whole, more rarely as they
-        grow long."""
+        Blocks of other kinds (quotes, tables, display math) are rendered whole, more rarely as
+        they grow long."""
         start = self._start()
         size = self._lines_length + self._partial_length
         if not start.strip() and size <= len(start):
@@ -310,11 +546,12 @@ class StreamingRenderer:
         kind = self._kind(start)
         if kind != shown.kind:
             shown = self._open = _OpenBlock.of(kind, start)
-        if kind == "whole":
+        if kind in _WHOLE_KINDS:
             if shown.shown and size > _WHOLE_STEP and size < shown.whole_size * 1.25:
                 return None  # long: rendered again once it has grown a quarter
             shown.whole_size = size
-            return shown.show(add="", fresh=render_markdown(self.tail))
+            fresh = _render_whole(kind, shown, self.tail, self._math_at)
+            return shown.show(add="", fresh=fresh)
         add, fresh = self._settle(kind)
         return shown.show(add=add, fresh=fresh)
 
@@ -326,15 +563,18 @@ class StreamingRenderer:
             return ""
         kind = self._kind(text)
         shown = self._open if kind == self._open.kind else _OpenBlock.of(kind, text)
-        if kind == "whole":
-            return shown.container("", render_markdown(text))
+        if kind in _WHOLE_KINDS:
+            html_ = _render_whole(kind, shown, text, self._math_at, remember=False)
+            return shown.container("", html_)
         body = _body(kind, text)
         return shown.container("".join(shown.settled), _render_piece(kind, shown, body[shown.at :]))
 
     def _kind(self, text: str) -> str:
         if self._fence is not None and self._fence_ends_block:
-            return "code"
+            return "math" if self._fence == "$$" else "code"
         first = text.split("\n", 1)[0]
+        if not self._lines and _display_math_line(first):
+            return "math"  # its first line, still being written
         if _PARAGRAPH_START.match(first) and "|" not in first:
             return "paragraph"
         if _LIST_START.match(first):
@@ -358,6 +598,8 @@ class StreamingRenderer:
 
     def _closes_fence(self, text: str) -> bool:
         marker = self._fence or ""
+        if marker == "$$":
+            return text.rstrip().endswith("$$")
         stripped = text.strip()
         indent = len(text) - len(text.lstrip(" "))
         return (
@@ -392,6 +634,8 @@ def snapshot(text: str) -> tuple[str, StreamingRenderer]:
 _PARAGRAPH_START = re.compile(
     r"^ {0,3}(?!(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|[>#]|`{3}|~{3}|[ \t]|\*\*\*|---|___)"
 )
+# Display math at the left margin (four spaces would make it indented code).
+_DISPLAY_MATH = re.compile(r" {0,3}\$\$")
 # A block rendered whole is rendered again, once longer than this, only when a quarter longer.
 _WHOLE_STEP = 2048
 # What markdown-it could make more of than escaped text: a piece of a paragraph without any of
@@ -407,9 +651,18 @@ _SIMPLE_ITEM = re.compile(
     r"(?![-*+](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$)|[>#|<]|`{3}|~{3}|\[[ xX]\]|([-*_])[ \t]*\1[ \t]*\1)"
     r"(\S.*)"
 )
+# Text after a `$` that may still be a formula is held back while it is no longer than this;
+# past it, it is text (a price, "$5 for"): inline formulas are short.
+_FORMULA_PENDING = 120
+# An item line that is so far only its marker and (part of) a task box.
+_PARTIAL_BOX = re.compile(r" {0,3}((?:[-*+]|\d{1,9}[.)])[ \t]+)\[(?:[ xX]\]?)?[ \t]*$")
 # A run of delimiters at the end of a piece: it may close a span, or still be being written.
 _TRAILING_RUN = re.compile(r"(?:\*+|~+|`+)$")
 _LIST_TAGS = re.compile(r"^\s*<(?:ul|ol)[^>]*>\n?|</(?:ul|ol)>\s*$")
+# An open block whose lines are inline text: a table (a row each), a heading or a quote.
+_LINE_OF_TEXT = re.compile(r" {0,3}([|#>])")
+# Open blocks rendered whole on each update (more rarely once long), not piece by piece.
+_WHOLE_KINDS = frozenset({"whole", "math"})
 # The fresh part of the open block goes in this element; settled parts go before it.
 _FRESH = ("<span data-fresh>", "</span>")
 
@@ -427,6 +680,7 @@ class _OpenBlock:
     shown: bool = False
     fresh: str | None = None
     whole_size: int = 0
+    math: str = ""  # display math: the last of its formula that could be read, as HTML
 
     @classmethod
     def of(cls, kind: str, text: str) -> _OpenBlock:
@@ -453,6 +707,18 @@ class _OpenBlock:
         return {"add": add, "fresh": fresh}
 
 
+def _display_math_line(text: str, nested: bool = False) -> str | None:
+    """What a line is to dollarmath's block rule: "whole" (`$$…$$`), "open" (`$$` and maybe
+    the formula's start: a later line ending with `$$` closes it), or None (not display math;
+    `$$a$$ b` is text)."""
+    stripped = text.strip()
+    if not stripped.startswith("$$") or not (nested or _DISPLAY_MATH.match(text)):
+        return None
+    if len(stripped) > 3 and "$$" in stripped[2:]:
+        return "whole" if stripped.endswith("$$") else None
+    return "open"
+
+
 def _head(kind: str, text: str) -> tuple[str, str]:
     if kind == "paragraph":
         return ("<p>", "</p>")
@@ -477,10 +743,38 @@ def _body(kind: str, text: str) -> str:
     return text.split("\n", 1)[1] if kind == "code" and "\n" in text else text
 
 
+def _render_whole(
+    kind: str, shown: _OpenBlock, text: str, math_at: int = 0, *, remember: bool = True
+) -> str:
+    """A block shown whole: rendered with its last line's inline Markdown closed (a table's
+    row, a heading, a quote's line), or display math as far as it can be read (after the
+    block it ended, from `math_at` on)."""
+    if kind != "math":
+        line = _LINE_OF_TEXT.match(text)
+        if line is None or "```" in text or "~~~" in text:  # a quote's code is not inline
+            return render_markdown(text)
+        if line.group(1) == "|" and text.count("\n") < 2:
+            return ""  # a table shows once its delimiter row is whole; before, it is pipes
+        head, newline, last = text.rpartition("\n")
+        return render_markdown(head + newline + _inline_closed(last))
+    before = render_markdown(text[:math_at]) if math_at else ""
+    # Without its `$$` and a closing `$` or `$$` being written.
+    formula = text[math_at:].strip()[2:].rstrip().rstrip("$")
+    mathml = _to_mathml(formula, display=True)
+    if mathml is None:
+        # Half a formula (`\frac{a}{`) is no formula: what was last shown stays.
+        return before + shown.math
+    shown_html = _display_math(mathml)
+    if remember:
+        shown.math = shown_html
+    return before + shown_html
+
+
 def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
     if not piece:
         return ""
     if kind == "list":
+        piece = _without_partial_box(piece)
         items = _simple_items(piece)
         if items is not None:
             return "".join(f"<li>{_render_inline(item)}</li>\n" for item in items)
@@ -504,6 +798,15 @@ def _render_inline(piece: str) -> str:
     # allow-list refuses; the rest is escaped text in tags it allows. Ten times a second per
     # reply, the sanitizer is the costly part.
     return _sanitize(inline) if "<a " in inline or "<img" in inline else inline
+
+
+def _without_partial_box(piece: str) -> str:
+    """A list whose last item is still being written as far as its task box (`- [`, `- [x]`):
+    that item without it for now. A box shows as a checkbox once its item has text; until
+    then markdown-it would show it as `[x]`."""
+    line_start = piece.rfind("\n") + 1
+    box = _PARTIAL_BOX.match(piece, line_start)
+    return piece[: box.end(1)] if box else piece
 
 
 def _simple_items(piece: str) -> list[str] | None:
@@ -545,29 +848,41 @@ def _inline_cut(rest: str) -> int:
 def _inline_closed(piece: str) -> str:
     """An unfinished piece of a paragraph as it will look: the emphasis, strikethrough and code
     spans it opened closed, and a delimiter still being written (a lone `**` at its end) left
-    out, so no Markdown syntax shows while it streams."""
+    out, so no Markdown syntax shows while it streams. A formula not closed yet is left out
+    too: it shows once whole, as math, rather than as `$` and TeX (but "$5 for" is shown: a
+    `$` before a digit is most likely a price)."""
+    line_start = piece.rfind("\n") + 1
+    if line_start and _DISPLAY_MATH.match(piece, line_start):
+        piece = piece[:line_start]  # display math being opened: it shows once its line is
+    formula = _inline_scan(piece)[3]
+    if formula >= 0 and not piece[formula + 1 : formula + 2].isdigit():
+        piece = piece[:formula]
     body = piece.rstrip()
     space = piece[len(body) :]
     trailing = _TRAILING_RUN.search(body)
     if trailing:
         run = trailing.group()
-        _, runs, code = _inline_scan(body[: trailing.start()])
+        _, runs, code, _ = _inline_scan(body[: trailing.start()])
         if code:
             ends_something = run[0] != "`" or run == code  # text in a code span, or its end
         else:
             ends_something = run[0] != "`" and bool(runs) and runs[-1] == run
         if not ends_something:
             body = body[: trailing.start()]
-    _, open_runs, code = _inline_scan(body)
+    _, open_runs, code, _ = _inline_scan(body)
     return body + code + "".join(reversed(open_runs)) + space
 
 
-def _inline_scan(rest: str) -> tuple[int, list[str], str]:
-    """(the last balanced cut, the runs still open, the code span's run if one is open)."""
+def _inline_scan(rest: str) -> tuple[int, list[str], str, int]:
+    """(the last balanced cut, the runs still open, the code span's run if one is open, where
+    a formula that may still close starts or -1). A closed formula is skipped whole: dollarmath
+    reads it before any other inline syntax. Nothing after a formula that may still close is
+    settled; the `$` that starts it is text for the rest of the scan (no `$` follows it)."""
     cut = 0
+    formula = -1
     open_runs: list[str] = []  # the emphasis and strikethrough runs not closed yet
     code = ""  # the backtick run that opened a code span
-    dollars = brackets = 0
+    brackets = 0
     index, size = 0, len(rest)
     while index < size:
         char = rest[index]
@@ -585,8 +900,13 @@ def _inline_scan(rest: str) -> tuple[int, list[str], str]:
                     open_runs.append(run)  # a run before a word opens; before a space it is text
             continue
         if not code:
-            if char == "$":
-                dollars += 1
+            if char == "$" and not _escaped(rest, index):
+                end = _formula_end(rest, index)
+                if end is None:
+                    formula = index
+                elif end > 0:
+                    index = end + 1
+                    continue
             elif char == "[":
                 brackets += 1
             elif char == "]":
@@ -595,11 +915,39 @@ def _inline_scan(rest: str) -> tuple[int, list[str], str]:
                 char in " \n"
                 and index
                 and rest[index - 1] not in " \n\\"
-                and not (open_runs or dollars % 2 or brackets)
+                and not (open_runs or brackets or formula >= 0)
             ):
                 cut = index
         index += 1
-    return cut, open_runs, code
+    return cut, open_runs, code, formula
+
+
+def _formula_end(text: str, start: int) -> int | None:
+    """Where the inline formula that the `$` at `start` opens ends (its closing `$`), read as
+    dollarmath reads it: -1 if it opens none (a price: "$5 and $10"), None if it may open one
+    whose end has not come yet (for as long as a formula is likely to be)."""
+    after = start + 1
+    if after == len(text):
+        return None
+    if text[after].isspace() or (start and text[start - 1].isdigit()):
+        return -1
+    end = text.find("$", after)
+    while end >= 0 and _escaped(text, end):
+        end = text.find("$", end + 1)
+    if end < 0:
+        return None if len(text) - start <= _FORMULA_PENDING else -1
+    closing = end > after and not text[end - 1].isspace()
+    if closing and end + 1 < len(text) and text[end + 1].isdigit():
+        closing = False
+    return end if closing else -1
+
+
+def _escaped(text: str, index: int) -> bool:
+    """Whether an odd number of backslashes comes before `text[index]`."""
+    slashes = 0
+    while index - slashes > 0 and text[index - slashes - 1] == "\\":
+        slashes += 1
+    return slashes % 2 == 1
 
 
 def pygments_css() -> str:

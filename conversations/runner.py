@@ -17,7 +17,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from conversations import failures, inbox, leases, registry, services, usage
+from conversations import failures, inbox, leases, registry, services, usage, versions
 from conversations.message_view import final_frames
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.publisher import Publisher
@@ -265,11 +265,12 @@ async def _finish(
         completed=timezone.now(),
     )
     message = _final_row(reply, conversation, fields)
-    restored = await sync_to_async(_write_finish)(message, fields)
-    if restored is None:
+    settled = await sync_to_async(_write_finish)(message, fields)
+    if settled is None:
         return  # deleted meanwhile, or already marked interrupted by a sweeper
+    restored, pagers = settled
     await publisher.flush()
-    for frame in final_frames(message, restored, seq=live.seq):
+    for frame in final_frames(message, restored, seq=live.seq, pagers=pagers):
         await publisher.send(frame)
     if status == MessageStatus.COMPLETE and not conversation.titled:
         first = (
@@ -310,10 +311,11 @@ def _final_row(reply: Message, conversation: Conversation, fields: dict) -> Mess
     return message
 
 
-def _write_finish(message: Message, fields: dict) -> list[Message] | None:
+def _write_finish(message: Message, fields: dict) -> tuple[list[Message], dict] | None:
     """The reply's final row, its conversation's counters, the day's usage and what it
     replaced, in one transaction (and one thread hop); None if the row was no longer
-    streaming (deleted, or marked interrupted by a sweeper)."""
+    streaming (deleted, or marked interrupted by a sweeper). Returns the messages shown again,
+    and the pagers of a new version (a regenerate or edit that completed)."""
     with transaction.atomic():
         if not Message.objects.filter(pk=message.pk, status=MessageStatus.STREAMING).update(
             **fields
@@ -322,4 +324,11 @@ def _write_finish(message: Message, fields: dict) -> list[Message] | None:
         restored = services.settle_replaced(message)
         services.refresh_counters(message.conversation_id, updated=fields["completed"])
         usage.record_reply(message, message.conversation)
-    return restored
+        pagers = {}
+        if message.undo is not None and fields["status"] == MessageStatus.COMPLETE:
+            # The new version's first message: the edited one, or this reply.
+            first = Message.objects.filter(pk=message.undo.get("first") or message.pk).first()
+            pager = versions.pagers([first]).get(first.pk) if first is not None else None
+            if pager is not None:
+                pagers[first.pk] = (first, pager)
+    return restored, pagers

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -16,7 +16,7 @@ from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations import deletion, shutdown
+from conversations import deletion, shutdown, sidebar, versions
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
@@ -50,16 +50,39 @@ async def conversation_for(user, pk) -> Conversation | None:
 class SidebarPage:
     conversations: list[Conversation]
     next_cursor: str | None
+    # The same conversations, each with the heading of the dated group it begins (or None).
+    rows: list[tuple[sidebar.Group | None, Conversation]] = field(default_factory=list)
 
 
-def conversation_page(*, owner, query: str = "", cursor: str | None = None) -> SidebarPage:
-    """One page of the sidebar, newest first, by keyset: constant work at any depth."""
+# What a sidebar row shows: nothing else is read.
+SIDEBAR_FIELDS = (
+    "id", "title", "provider", "model", "agent", "updated", "owner_id", "pinned_at", "archived_at",
+)  # fmt: skip
+
+
+def conversation_page(
+    *,
+    owner,
+    query: str = "",
+    cursor: str | None = None,
+    archived: bool = False,
+    zone: tzinfo | None = None,
+) -> SidebarPage:
+    """One page of the sidebar, newest first, by keyset: constant work at any depth.
+
+    The dated list holds neither pinned (`pinned_conversations`) nor archived ones, under
+    headings in the reader's `zone`; `archived` is the Archived view instead (no headings); a
+    `query` searches the titles of all of them, archived ones too (under headings). Each reads
+    its own index in order (Conversation.Meta.indexes), never sorting the person's rows.
+    """
     size = settings.WEBCHAT_PAGE_SIZE
-    rows = Conversation.objects.filter(owner=owner).only(
-        "id", "title", "provider", "model", "agent", "updated", "owner_id"
-    )
+    rows = Conversation.objects.filter(owner=owner).only(*SIDEBAR_FIELDS)
     if query:
         rows = rows.filter(title__icontains=query)
+    elif archived:
+        rows = rows.filter(archived_at__isnull=False)
+    else:
+        rows = rows.filter(pinned_at__isnull=True, archived_at__isnull=True)
     position = _parse_cursor(cursor)
     if position:
         updated, pk = position
@@ -68,7 +91,19 @@ def conversation_page(*, owner, query: str = "", cursor: str | None = None) -> S
     page = list(rows.order_by("-updated", "-id")[: size + 1])
     more = len(page) > size
     page = page[:size]
-    return SidebarPage(page, _cursor(page[-1]) if more else None)
+    if archived and not query:
+        headed = [(None, conversation) for conversation in page]
+    else:
+        zone = zone or timezone.get_default_timezone()
+        headed = sidebar.with_headings(page, zone=zone, after=position[0] if position else None)
+    return SidebarPage(page, _cursor(page[-1]) if more else None, headed)
+
+
+def pinned_conversations(*, owner) -> list[Conversation]:
+    """All of a person's pinned conversations, the last pinned first: never paged, since they
+    are listed above the rest (a few, read on their own partial index)."""
+    rows = Conversation.objects.filter(owner=owner, pinned_at__isnull=False)
+    return list(rows.only(*SIDEBAR_FIELDS).order_by("-pinned_at", "-id"))
 
 
 def _cursor(conversation: Conversation) -> str:
@@ -164,6 +199,35 @@ async def conversation_rename(*, conversation: Conversation, title: str) -> Conv
     conversation.title = title
     conversation.titled = True
     await conversation.asave(update_fields=["title", "titled"])
+    return conversation
+
+
+async def conversation_pin(*, conversation: Conversation, pinned: bool = True) -> Conversation:
+    """Pinned, it is listed above the others (the last pinned first); pinning an archived one
+    brings it back too. Ours only: neither provider has pins. Its time (`updated`) is kept, so
+    unpinned it goes back to its dated group."""
+    if pinned and conversation.pinned_at is None:
+        conversation.pinned_at = timezone.now()  # pinning twice keeps its place
+    elif not pinned:
+        conversation.pinned_at = None
+    if pinned:
+        conversation.archived_at = None
+    await conversation.asave(update_fields=["pinned_at", "archived_at"])
+    return conversation
+
+
+async def conversation_archive(
+    *, conversation: Conversation, archived: bool = True
+) -> Conversation:
+    """Archived, it leaves the list (and its pin) for the Archived view, where search finds it
+    too; restored, it is back in its dated group. It stays readable, and can go on."""
+    if archived and conversation.archived_at is None:
+        conversation.archived_at = timezone.now()
+    elif not archived:
+        conversation.archived_at = None
+    if archived:
+        conversation.pinned_at = None
+    await conversation.asave(update_fields=["pinned_at", "archived_at"])
     return conversation
 
 
@@ -481,6 +545,8 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
     with transaction.atomic():
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
             raise Refused("A reply is still being written. Stop it or wait for it to finish.")
+        if Conversation.objects.filter(pk=conversation.pk, older_version_shown=True).exists():
+            raise Refused(older_version_refusal(conversation))
         undo = None
         if replace_from is not None:
             undo = {"upstream_id": conversation.upstream_id, "turn_ref": conversation.turn_ref}
@@ -497,6 +563,8 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
                 html=render_user_text(text),
                 created=now,
             )
+            if undo is not None:
+                undo["first"] = user_message.pk  # where the new version starts (else the reply)
         try:
             with transaction.atomic():
                 reply = Message.objects.create(
@@ -521,6 +589,14 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
     return user_message, reply
 
 
+def older_version_refusal(conversation: Conversation) -> str:
+    return (
+        f"This is an earlier version. {conversation.provider_name} keeps every "
+        "version in one conversation, so only the latest can be continued: show the latest "
+        "version to write here."
+    )
+
+
 def _supersede(conversation: Conversation, upstream_id: str) -> None:
     """Keep an upstream conversation we no longer point at, to delete it with ours."""
     if upstream_id and upstream_id not in conversation.superseded_upstream_ids:
@@ -538,10 +614,10 @@ def settle_replaced(reply: Message) -> list[Message]:
     """
     if reply.undo is None:
         return []  # a plain send replaced nothing: no query on the common path
-    hidden = Message.objects.filter(replaced_by=reply)
     if reply.status == MessageStatus.COMPLETE:
-        hidden.delete()
+        versions.keep_replaced(reply)
         return []
+    hidden = Message.objects.filter(replaced_by=reply)
     restored = list(hidden.order_by("id"))
     hidden.update(replaced_by=None)
     undo = reply.undo or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
@@ -12,18 +13,19 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import failures, leases, runner, services
+from conversations import failures, feedback, leases, runner, services, versions
 from conversations.choices import choice_for, default_choice, grouped_choices
-from conversations.message_view import view_of
-from conversations.models import Conversation
+from conversations.message_view import MessageView, view_of
+from conversations.models import Conversation, Feedback
 from conversations.providers.status import checked_statuses
+from conversations.sidebar import zone_of
 from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
-from webchat.badinput import parse_id
+from webchat.badinput import BadInput, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,7 @@ async def _owned(request, pk) -> Conversation:
 
 def _page_context(request, *, user, active=None, query="") -> dict:
     return {
-        "sidebar": services.conversation_page(owner=user, query=query),
-        "query": query,
+        **_lists_context(request, user=user, query=query),
         "active": active,
         "choices": grouped_choices(),
         "default_choice": default_choice(),
@@ -89,12 +90,55 @@ def index(request):
 @login_required
 @require_GET
 def conversation_list(request):
-    """Sidebar rows: one page (endless scroll) or a search, as a fragment."""
+    """The sidebar's lists (pinned, then dated) or a search's results, as a fragment; with a
+    cursor, the rows of the next page (endless scroll)."""
     query = request.GET.get("q", "").strip()[:200]
+    cursor = request.GET.get("cursor")
+    if not cursor:
+        context = _lists_context(request, user=request.user, query=query)
+        return render(request, f"{PAGE}#sidebar-lists", {**context, "active": _open(request)})
     page = services.conversation_page(
-        owner=request.user, query=query, cursor=request.GET.get("cursor")
+        owner=request.user, query=query, cursor=cursor, zone=zone_of(request)
     )
-    return render(request, f"{PAGE}#conversation-rows", {"sidebar": page, "query": query})
+    context = {"sidebar": page, "query": query, "active": _open(request)}
+    return render(request, f"{PAGE}#conversation-rows", context)
+
+
+@login_required
+@require_GET
+def conversation_archived(request):
+    """The Archived view: a page of archived conversations (or, with a cursor, the next one);
+    without htmx, the whole page showing it."""
+    page = services.conversation_page(
+        owner=request.user, archived=True, cursor=request.GET.get("cursor")
+    )
+    if request.htmx and not request.htmx.history_restore_request:
+        context = {"sidebar": page, "archived": True, "active": _open(request)}
+        return render(request, f"{PAGE}#conversation-rows", context)
+    context = {**_page_context(request, user=request.user), "archived_page": page}
+    return render(request, PAGE, context)
+
+
+def _lists_context(request, *, user, query: str = "") -> dict:
+    """The sidebar's lists: the pinned ones (none while searching: they are among the
+    results), then the first page of the dated list or of the search, in the reader's zone."""
+    return {
+        "pinned": [] if query else services.pinned_conversations(owner=user),
+        "sidebar": services.conversation_page(owner=user, query=query, zone=zone_of(request)),
+        "query": query,
+    }
+
+
+def _open(request) -> Conversation | None:
+    """The conversation open in the page that sent this htmx request (its row is the active
+    one), as far as its URL says: not read, only its id."""
+    try:
+        match = resolve(urlsplit(request.headers.get("HX-Current-URL", "")).path)
+    except (ValueError, Resolver404):  # no header, or one htmx did not write
+        return None
+    if match.view_name != "conversations:detail":
+        return None
+    return Conversation(pk=match.kwargs["pk"])
 
 
 @login_required
@@ -133,14 +177,22 @@ async def _history(conversation, before=None) -> dict:
     page = [m async for m in rows[: HISTORY_PAGE + 1]]
     earlier = len(page) > HISTORY_PAGE
     page = list(reversed(page[:HISTORY_PAGE]))
+    pagers = await sync_to_async(versions.pagers)(page)
+    # The owner's feedback on the page's replies, in one query whatever the page holds.
+    given = await feedback.given_for(page, user_id=conversation.owner_id)
+    # A copy of a shared conversation (sharing.SharedCopy: that app is above this one, so by
+    # the relation's name): the composer says what the assistant remembers of the copied turns.
+    copied = Conversation.objects.filter(pk=conversation.pk, shared_copy__isnull=False)
     return {
-        "messages": [view_of(m) for m in page],
+        "messages": [replace(view_of(m, pagers.get(m.pk)), feedback=given.get(m.pk)) for m in page],
         "earlier_before": page[0].pk if earlier and page else None,
+        "shared_copy": before is None and await copied.aexists(),
     }
 
 
-async def _pane(request, *, user, conversation, with_new_row=False):
+async def _pane(request, *, user, conversation, with_new_row=False, focus=None):
     context = {
+        "focus": focus,
         "active": conversation,
         "conversation": conversation,
         **(await _history(conversation)),
@@ -184,6 +236,104 @@ async def conversation_earlier(request, pk):
     history = await _history(conversation, before)
     context = {"conversation": conversation, "earlier_only": True, **history}
     return render(request, "conversations/chat.html#earlier", context)
+
+
+@login_required
+@require_POST
+@upstream_errors
+async def conversation_version(request, pk, message_pk):
+    """Show another version at the message that changed (the pager's arrows)."""
+    conversation = await _owned(request, pk)
+    try:
+        if message_pk == 0:
+            await sync_to_async(versions.show_latest)(conversation)
+        else:
+            await sync_to_async(versions.show)(conversation, message_pk)
+    except versions.VersionRefused as refusal:
+        return flash(request, str(refusal))
+    url = reverse("conversations:detail", args=[pk])
+    if not request.htmx:
+        return redirect(url)
+    conversation = await _owned(request, pk)  # its upstream pointers and read-only state
+    user = await request.auser()
+    return await _pane(request, user=user, conversation=conversation, focus=message_pk or None)
+
+
+@login_required
+@require_GET
+async def message_markdown(request, pk, message_pk):
+    """One message as the Markdown it was written in: what "Copy" puts on the clipboard."""
+    conversation = await _owned(request, pk)
+    message = await conversation.messages.shown().filter(pk=message_pk).afirst()
+    if message is None:
+        raise Http404("No such message in this conversation.")
+    response = HttpResponse(message.text, content_type="text/markdown; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+async def message_feedback(request, pk, message_pk):
+    """The owner's thumb up or down on a reply (the pressed one again takes it back), and an
+    optional comment under it; GET opens the comment form (`?comment=1`) or closes it."""
+    conversation = await _owned(request, pk)
+    reply = await conversation.messages.shown().filter(pk=message_pk).afirst()
+    if reply is None:
+        raise Http404("No such reply in this conversation.")
+    if not feedback.offered(reply):
+        raise BadInput("Feedback is for a finished reply, and this message is not one.")
+    user = await request.auser()
+    context: dict = {"feedback_form": bool(request.GET.get("comment"))}
+    status = 200
+    if request.method == "GET":
+        given = (await feedback.given_for([reply], user_id=user.pk))[reply.pk]
+        # The button that asked is gone: focus the box it opened, or what Skip comes back to.
+        # (After a thumb the thumb keeps the focus: htmx restores it by its id.)
+        context["feedback_focus"] = True
+    else:
+        rating = request.POST.get("rating", "")
+        if rating not in Feedback.Rating.values:
+            raise BadInput("Say whether the reply was good or bad (rating up or down).")
+        try:
+            if "comment" in request.POST:
+                given = await sync_to_async(feedback.feedback_comment)(
+                    message=reply, user=user, rating=rating, comment=request.POST["comment"]
+                )
+                context["feedback_said"] = (
+                    "Comment saved." if given.comment else "Saved without a comment."
+                )
+                context["feedback_focus"] = True  # the form is gone: focus what replaced it
+            else:
+                given = await sync_to_async(feedback.feedback_rate)(
+                    message=reply, user=user, rating=rating
+                )
+                context["feedback_form"] = bool(given.rating and not given.comment)
+                context["feedback_said"] = _feedback_said(given, context["feedback_form"])
+        except services.Refused as refusal:
+            if not request.htmx:
+                return flash(request, str(refusal), status=422)
+            given = (await feedback.given_for([reply], user_id=user.pk))[reply.pk]
+            context.update(
+                feedback_form=True,
+                feedback_focus=True,
+                feedback_error=str(refusal),
+                feedback_rating=rating,
+                feedback_text=request.POST.get("comment", ""),
+            )
+            status = 422
+    if not request.htmx:
+        return redirect(reverse("conversations:detail", args=[pk]) + f"#reply-{reply.pk}")
+    context["m"] = MessageView(reply, "", feedback=given)
+    return render(request, "conversations/feedback.html#feedback-response", context, status=status)
+
+
+def _feedback_said(given: feedback.Given, form_open: bool) -> str:
+    """What a screen reader hears after a thumb (the page's live region)."""
+    if not given.rating:
+        return "Feedback taken back."
+    said = "Marked as a good reply." if given.up else "Marked as a bad reply."
+    return f"{said} You may add a comment below." if form_open else said
 
 
 @login_required
@@ -237,6 +387,86 @@ async def conversation_delete(request, pk):
         return push_url(response, reverse("conversations:index"))
     # htmx 2 swaps nothing on 204: an empty 200 removes the row.
     return HttpResponse("")
+
+
+@login_required
+@require_POST
+async def conversation_pin(request, pk):
+    conversation = await services.conversation_pin(conversation=await _owned(request, pk))
+    return await _sidebar_changed(request, conversation, "pinned")
+
+
+@login_required
+@require_POST
+async def conversation_unpin(request, pk):
+    conversation = await _owned(request, pk)
+    await services.conversation_pin(conversation=conversation, pinned=False)
+    return await _sidebar_changed(request, conversation, "unpinned")
+
+
+@login_required
+@require_POST
+async def conversation_archive(request, pk):
+    conversation = await services.conversation_archive(conversation=await _owned(request, pk))
+    return await _sidebar_changed(request, conversation, "archived")
+
+
+@login_required
+@require_POST
+async def conversation_restore(request, pk):
+    conversation = await _owned(request, pk)
+    await services.conversation_archive(conversation=conversation, archived=False)
+    return await _sidebar_changed(request, conversation, "restored")
+
+
+SIDEBAR_SAID = {
+    "pinned": "“{}” is pinned: it is listed first.",
+    "unpinned": "“{}” is no longer pinned.",
+    "archived": "“{}” is archived: it is under Archived conversations, and search finds it.",
+    "restored": "“{}” is back in the list.",
+}
+
+
+async def _sidebar_changed(request, conversation: Conversation, change: str) -> HttpResponse:
+    """The sidebar, and the open chat, after a pin, unpin, archive or restore.
+
+    While a search shows (the search box comes with the request), the row stays where it is,
+    in its new state. Otherwise it moves: pinned, to the top of Pinned; archived, out of the
+    list. Unpinned or restored, it goes back to its dated group, which may be pages down or not
+    loaded yet: the lists are rendered again. A restore from the open chat's notice renders
+    them again whatever they show, and the chat's notice follows an archive or a restore.
+    """
+    if not request.htmx:
+        return redirect("conversations:detail", conversation.pk)
+    query = request.POST.get("q", "").strip()[:200]
+    from_notice = request.htmx.target == "archived-notice"
+    open_one = _open(request)
+    context: dict = {"conversation": conversation, "active": open_one, "query": query}
+    if from_notice:
+        context["oob_lists"] = True
+    elif query:
+        context.update(main="row", focus_row=conversation.pk)
+    elif change == "pinned":
+        context.update(oob_pinned=True, focus_row=conversation.pk)  # nothing where it was
+    elif change == "unpinned":
+        context.update(main="lists", focus_row=conversation.pk)
+    elif change == "restored":
+        context["oob_lists"] = True  # and where it was, in the Archived view, nothing
+        mine = Conversation.objects.filter(owner_id=conversation.owner_id)
+        if not await mine.filter(archived_at__isnull=False).aexists():
+            context["main"] = "no-archived"  # the view says it is empty now
+    if context.get("oob_lists") or context.get("main") == "lists":
+        user = await request.auser()
+        context.update(await sync_to_async(_lists_context)(request, user=user, query=query))
+    is_open = open_one is not None and open_one.pk == conversation.pk
+    context["oob_notice"] = is_open and not from_notice and change in ("archived", "restored")
+    response = render(request, f"{PAGE}#sidebar-changed", context)
+    if context.get("main") == "lists":
+        response = reswap(retarget(response, "#sidebar-lists"), "innerHTML")
+    said = SIDEBAR_SAID[change].format(conversation.display_title)
+    # Restored from the open chat, its row may still be in the Archived view: the page drops it.
+    detail = {"id": conversation.pk, "said": said, "restored": from_notice}
+    return trigger_client_event(response, "sidebar-changed", detail)
 
 
 def _is_current(request, conversation) -> bool:

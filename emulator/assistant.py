@@ -64,6 +64,13 @@ _CLOSINGS = (
     "If something is unclear, ask and I will expand on it.",
     "That should be enough to get started.",
 )
+# What a prompt may ask for beyond prose, lists and code: each adds its block (GitHub's
+# Markdown and math) after the code. A prompt that asks for none gets the reply it always got.
+_RICH_ASKS = (
+    ("table", re.compile(r"\btables?\b", re.IGNORECASE)),
+    ("checklist", re.compile(r"\b(?:checklists?|task ?lists?)\b", re.IGNORECASE)),
+    ("math", re.compile(r"\b(?:maths?|formulas?|formulae|equations?)\b", re.IGNORECASE)),
+)
 _FILLER = (
     "the idea stays the same when the details change and a careful step at a time keeps the "
     "result easy to follow while each part does one small job well so that later changes stay "
@@ -256,8 +263,37 @@ def _blocks(
         _Block(second, prose=True),
         _Block("\n".join(bullets), prose=False),
         _Block(code, prose=False),
+        *_rich_blocks(prompt, topic),
         _Block(rng.choice(_CLOSINGS), prose=True),
     ]
+
+
+def _rich_blocks(prompt: str, topic: str) -> list[_Block]:
+    """A table, a task list, math: whichever the prompt asks for, each with a struck word."""
+    asked = {name for name, pattern in _RICH_ASKS if pattern.search(prompt)}
+    blocks = []
+    if "table" in asked:
+        rows = (
+            "| Step | Who | Time |",
+            "|:-----|:---:|-----:|",
+            f"| Read about **{topic}** | you | 10 min |",
+            "| Try the ~~long~~ short example | you | 5 min |",
+            "| Review the result | me | 2 min |",
+        )
+        blocks.append(_Block("\n".join(rows), prose=False))
+    if "checklist" in asked:
+        items = (f"- [x] Read the ~~old~~ current notes on {topic}", "- [ ] Try the example")
+        blocks.append(_Block("\n".join(items), prose=False))
+    if "math" in asked:
+        blocks.append(
+            _Block(
+                "For $n$ items the ~~slow~~ fast way takes $O(n \\log n)$ steps, and the "
+                "first $n$ numbers add up to:",
+                prose=False,
+            )
+        )
+        blocks.append(_Block("$$\n\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}\n$$", prose=False))
+    return blocks
 
 
 def _count(text: str) -> int:

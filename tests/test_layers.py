@@ -1,8 +1,10 @@
-"""Apps import downwards only: `upstream` <- `conversations` <- `administration`, `widgets`.
+"""Apps import downwards only: `upstream` <- `conversations` <- `administration`, `widgets`;
+`sharing` above `administration`.
 
 - `upstream` (the provider clients) imports none of the apps;
 - `conversations` may import `upstream`;
-- `administration` and `widgets` may import both, never each other.
+- `administration` and `widgets` may import both, never each other;
+- `sharing` may import those three, and none of them imports it.
 
 Every import counts: at the top of a module or inside a function, `import x` or `from x import
 y`, relative or absolute. (A model's foreign key written as a string, "widgets.Widget", is no
@@ -26,6 +28,8 @@ ALLOWED = {
     "conversations": {"upstream"},
     "administration": {"upstream", "conversations"},
     "widgets": {"upstream", "conversations"},
+    # Shared links write the audit trail and list themselves in the admin beside its records.
+    "sharing": {"upstream", "conversations", "administration"},
 }
 APPS = set(ALLOWED)
 PROJECT = "webchat"

@@ -18,7 +18,15 @@ from tests.servers import free_port
 pytestmark = pytest.mark.slow
 
 # What the wheel must carry: every app, and the templates, static files and translations.
-SHIPPED = ("webchat", "conversations", "administration", "widgets", "upstream", "emulator")
+SHIPPED = (
+    "webchat",
+    "conversations",
+    "sharing",
+    "administration",
+    "widgets",
+    "upstream",
+    "emulator",
+)
 FOLDERS = ("templates", "static", "locale")
 
 

@@ -52,10 +52,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "channels",
     "django_htmx",
     "template_partials",
     "conversations",
+    "sharing",
     "administration",
     "widgets",
     "emulator",
@@ -207,6 +209,9 @@ WEBCHAT_RETENTION_BY_ORIGIN = {
 # Webchat's public address (https://chat.example.com), for the widget snippet other sites paste;
 # unset, the admin page's own address is used.
 WEBCHAT_PUBLIC_URL = env_url("WEBCHAT_PUBLIC_URL", "") if env_str("WEBCHAT_PUBLIC_URL") else ""
+# Shared links (sharing/): whether a person may make one that anyone with the link can read.
+# Off, links are for signed-in members only, and those made for anyone ask for a sign-in too.
+WEBCHAT_PUBLIC_SHARES = env_bool("WEBCHAT_PUBLIC_SHARES", True)
 
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)

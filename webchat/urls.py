@@ -12,5 +12,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("widgets.urls")),
+    path("", include("sharing.urls")),
+    path("", include("administration.urls")),
     path("", include("conversations.urls")),
 ]

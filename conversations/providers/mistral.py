@@ -51,7 +51,7 @@ class MistralAdapter(ProviderAdapter):
                 text=turn.text,
                 model=choice.upstream if choice.kind == "model" else None,
                 agent_id=choice.upstream if choice.kind == "agent" else None,
-                history=await earlier_turns(conversation),
+                history=await earlier_turns(conversation, fresh=turn.fresh),
             )
         if turn.from_entry_id:
             return mistral.stream_restart(

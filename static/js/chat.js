@@ -136,9 +136,19 @@
 
     replaceReply(id, html) {
       const current = replyEl(id);
+      const feedback = current?.querySelector(".feedback");
+      const pager = current?.querySelector(".versions-slot .versions");
       if (current) current.outerHTML = html;
       else document.getElementById(`message-${id}`)?.insertAdjacentHTML("beforeend", html);
+      keepFeedback(replyEl(id), feedback);
+      keepPager(replyEl(id), pager);
       this.decorate(replyEl(id));
+    }
+
+    // The feedback of turns a regenerate or edit hides, for when they come back (it failed).
+    setAside(li) {
+      const feedback = li.querySelector(".feedback");
+      if (feedback) (this.feedbackAside ||= new Map()).set(li.id, feedback);
     }
 
     handle(frame) {
@@ -154,7 +164,7 @@
           const list = this.list();
           if (frame.replace_from !== null) {
             for (const li of [...list.children]) {
-              if (Number(li.dataset.id) >= frame.replace_from) li.remove();
+              if (Number(li.dataset.id) >= frame.replace_from) { this.setAside(li); li.remove(); }
             }
           }
           list.insertAdjacentHTML("beforeend", frame.html);
@@ -174,6 +184,12 @@
         }
         case "delta": this.applyDelta(frame); return;
         case "restored": this.restoreTurns(frame); return;
+        case "versions": // a regenerate or edit completed: the pager where it changed
+          for (const [id, html] of Object.entries(frame.html)) {
+            const slot = document.getElementById(`versions-${id}`);
+            if (slot) { slot.outerHTML = html; this.decorate(document.getElementById(`message-${id}`)); }
+          }
+          return;
         case "done":
           this.replaceReply(frame.id, frame.html);
           this.seq.set(frame.id, frame.seq);
@@ -217,6 +233,7 @@
         document.getElementById(li.id)?.remove();
         const next = [...list.children].find((el) => Number(el.dataset.id) > Number(li.dataset.id));
         list.insertBefore(li, next || null);
+        keepFeedback(li.querySelector(".reply"), this.feedbackAside?.get(li.id));
         this.decorate(li);
       }
     }
@@ -287,6 +304,38 @@
         });
         block.prepend(button);
       });
+      // A finished reply's Copy: its Markdown, fetched when asked for (the page holds HTML).
+      root.querySelectorAll(".reply:not([data-status=streaming]) .reply-foot:not(:has([data-copy-reply]))").forEach((foot) => {
+        const button = this.fromTemplate("copy-reply");
+        if (!button) return;
+        button.dataset.url = button.dataset.url.replace(/\/0\.md$/, `/${foot.closest(".reply").dataset.id}.md`);
+        const regenerate = foot.querySelector("[data-regenerate]");
+        if (regenerate) regenerate.before(button); else foot.append(button);
+      });
+      showTimes(root);
+      if (window.htmx) htmx.process(root); // the pager's arrows, in HTML that came on the socket
+    }
+
+    // Copies a reply's Markdown. The clipboard takes a promise, so the fetch does not use up
+    // the click's permission to write.
+    async copyReply(button) {
+      const idle = button.textContent;
+      const text = fetch(button.dataset.url, { credentials: "same-origin" }).then((response) => {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      });
+      try {
+        if (window.ClipboardItem && ClipboardItem.supports?.("text/plain") !== false) {
+          const blob = text.then((t) => new Blob([t], { type: "text/plain" }));
+          await navigator.clipboard.write([new ClipboardItem({ "text/plain": blob })]);
+        } else {
+          await navigator.clipboard.writeText(await text);
+        }
+        button.textContent = button.dataset.copied;
+      } catch {
+        button.textContent = button.dataset.failed;
+      }
+      setTimeout(() => { button.textContent = idle; }, 1500);
     }
 
     wire() {
@@ -313,14 +362,23 @@
       this.section.addEventListener("click", (event) => {
         const target = event.target;
         if (target.closest("[data-regenerate]")) this.send({ type: "regenerate", client_id: newClientId() });
+        const copy = target.closest("[data-copy-reply]");
+        if (copy) this.copyReply(copy);
         const edit = target.closest("[data-edit]");
         if (edit) this.startEdit(edit.closest(".message"));
       });
       // Earlier messages loaded by htmx get their copy buttons too.
       this.section.addEventListener("htmx:afterSettle", () => this.decorate(this.section));
       this.decorate(this.section);
-      this.scrollDown(true);
-      box.focus();
+      // A version just shown: stay at the message that changed, on the arrow used.
+      const focus = this.section.dataset.focus && document.getElementById(`message-${this.section.dataset.focus}`);
+      if (focus) {
+        focus.scrollIntoView({ block: "center" });
+        focus.querySelector(".versions button:not([disabled])")?.focus();
+      } else {
+        this.scrollDown(true);
+        if (!box.disabled) box.focus();
+      }
     }
 
     // The server's edit form, under the message it edits.
@@ -356,6 +414,40 @@
   customElements.define("webchat-chat", WebchatChat);
 
   function replyEl(id) { return document.getElementById(`reply-${id}`); }
+
+  // A reply's thumbs and comment are the page's: HTML from the socket cannot know them (it
+  // shows none given), so a reply the socket shows again keeps the feedback it had here.
+  function keepFeedback(reply, feedback) {
+    if (!reply || !feedback) return;
+    const incoming = reply.querySelector(".feedback");
+    if (incoming) incoming.replaceWith(feedback);
+    else reply.querySelector(".reply-foot")?.append(feedback);
+  }
+
+  // Socket-rendered HTML cannot read the versions; the page's pager stays (a version shown
+  // elsewhere renders the whole pane again).
+  function keepPager(reply, pager) {
+    const slot = reply?.querySelector(".versions-slot");
+    if (slot && pager && !slot.firstElementChild) slot.append(pager);
+  }
+
+  // Each message's time: relative ("5 minutes ago"), exact on hover, in the reader's own
+  // language and time zone; the server's words stand until this runs.
+  function showTimes(root) {
+    const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+    const lang = document.documentElement.lang || undefined;
+    const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+    const exact = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "short" });
+    (root || document).querySelectorAll("time.when[datetime]").forEach((el) => {
+      const when = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(when.getTime())) return;
+      const seconds = Math.round((when.getTime() - Date.now()) / 1000);
+      const unit = UNITS.find(([, size]) => Math.abs(seconds) >= size);
+      el.textContent = unit ? relative.format(Math.round(seconds / unit[1]), unit[0]) : relative.format(0, "second");
+      el.title = exact.format(when);
+    });
+  }
+  setInterval(() => showTimes(document), 30000);
   function openChat() { return document.querySelector("webchat-chat"); }
 
   function announce(text) {

@@ -156,7 +156,7 @@ def assert_same_fields(record: dict, row, *, skip: set[str]) -> None:
             assert moment == value, field.name
         else:
             assert record[field.name] == value, field.name
-    assert set(record) - {"owner", "owner_id", "messages"} == {f.name for f in fields}
+    assert set(record) - {"owner", "owner_id", "messages", "feedback"} == {f.name for f in fields}
 
 
 def test_filters_narrow_by_owner_provider_origin_days_and_status(alice, bob):
@@ -189,10 +189,10 @@ def test_queries_follow_the_batches_not_the_conversations(alice):
         return len(captured)
 
     many(alice, 10, messages=2)
-    assert queries() == 2  # one batch: its conversations, their messages
+    assert queries() == 3  # one batch: its conversations, their messages and feedback
     many(alice, 990, messages=2)
-    # Five full batches of 200, two queries each, and one more to find there is no sixth.
-    assert queries() == 2 * 5 + 1
+    # Five full batches of 200, three queries each, and one more to find there is no sixth.
+    assert queries() == 3 * 5 + 1
 
 
 def peaks(owner, exporter) -> tuple[int, int]:

@@ -216,7 +216,7 @@ async def test_regenerate_replaces_the_last_reply(alice):
     _, turn = await until(socket, "turn")
     assert turn["replace_from"] == first["id"]
     _, second = await until(socket, "done")
-    messages = [m async for m in Message.objects.filter(conversation=conversation)]
+    messages = [m async for m in Message.objects.filter(conversation=conversation).shown()]
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].pk == second["id"]
     assert messages[1].text == compose_reply("First").full_text
@@ -237,7 +237,7 @@ async def test_edit_an_earlier_message_continues_from_there(provider, alice):
     _, turn = await until(socket, "turn")
     assert turn["replace_from"] == second.pk
     await until(socket, "done")
-    messages = [m async for m in Message.objects.filter(conversation=conversation)]
+    messages = [m async for m in Message.objects.filter(conversation=conversation).shown()]
     assert [m.text for m in messages] == [
         "Question one",
         compose_reply("Question one").full_text,

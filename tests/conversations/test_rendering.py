@@ -251,7 +251,7 @@ def test_everyday_markdown():
         "<h1>Title</h1>",
         "<em>em</em>",
         "<strong>strong</strong>",
-        "<s>gone</s>",
+        "<del>gone</del>",
         "<code>code</code>",
         "<br>",
         "<blockquote>",
@@ -289,6 +289,11 @@ def test_user_text_keeps_paragraphs_and_line_breaks():
 def sample_text(seed: int) -> str:
     if seed % 2:
         return REPLY
+    if seed % 4 == 2:
+        # A GFM table, a task list, strikethrough, inline and display math.
+        return compose_reply(
+            f"a table, a checklist and math {seed}", agent=bool(seed % 3)
+        ).full_text
     return compose_reply(f"prompt {seed}", agent=bool(seed % 3)).full_text
 
 

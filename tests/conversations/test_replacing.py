@@ -1,4 +1,5 @@
-"""Regenerate and edit hide what they replace until the new reply completes, and never lose it.
+"""Regenerate and edit hide what they replace until the new reply completes (then keep it as an
+earlier version: test_versions.py), and never lose it.
 
 The emulator fails a turn whose user text carries a directive (`[[emulator status=502]]`,
 `break_after=…`); a regenerate sends the last question again, so a test that wants the second
@@ -146,7 +147,8 @@ async def test_a_completed_regenerate_replaces_and_the_page_never_shows_both(pro
     assert f'id="reply-{old.pk}"' not in page
     _, done = await until(socket, "done")
     assert done["status"] == "complete"
-    assert not await Message.objects.filter(pk=old.pk).aexists()
+    # Kept as the earlier version (issue 14, item 4), out of the page's sight.
+    assert (await Message.objects.aget(pk=old.pk)).stash_id == old.pk
     assert [r for r, _, _ in await transcript(conversation)] == ["user", "assistant"]
     await socket.disconnect()
     await replies_finished()

@@ -137,3 +137,15 @@ def page(browser: Browser, live_webchat: LiveWebchat, browser_console) -> Iterat
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, live_webchat: LiveWebchat, browser_console) -> Iterator[Page]:
+    """A page on a 390 by 844 touch screen (a phone held upright)."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

@@ -1,0 +1,1 @@
+"""Read-only links to a snapshot of a conversation, and copies of it in the reader's own chats."""
