@@ -48,6 +48,7 @@ from administration.filters import (
     FeedbackFilter,
     ModelOrAgentFilter,
     OwnerFilter,
+    TrashFilter,
     bucket_filter,
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
@@ -100,6 +101,7 @@ class ConversationAdmin(WebchatAdmin):
         "tokens",
         "updated",
         "last_reply",
+        "trashed",
     ]
     list_filter = [
         OwnerFilter,
@@ -109,6 +111,7 @@ class ConversationAdmin(WebchatAdmin):
         # here: the widget filter (widgets/filters.py adds it; we do not import widgets)
         "last_status",
         FeedbackFilter,
+        TrashFilter,
         bucket_filter("message_count", "messages", [0, 10, 100]),
         bucket_filter("tokens_out", "tokens out", [0, 1_000, 10_000, 100_000]),
         ("updated", DateRangeFilter),
@@ -137,6 +140,7 @@ class ConversationAdmin(WebchatAdmin):
         "tokens_in",
         "tokens_out",
         "last_status",
+        "trashed_at",
     ]
     fields = readonly_fields
     change_form_template = "admin/conversations/conversation/transcript.html"
@@ -157,6 +161,11 @@ class ConversationAdmin(WebchatAdmin):
     @admin.display(description="tokens in / out", ordering="tokens_out")
     def tokens(self, conversation: Conversation) -> str:
         return f"{conversation.tokens_in:,} / {conversation.tokens_out:,}"
+
+    @admin.display(description="trashed", ordering="trashed_at")
+    def trashed(self, conversation: Conversation):
+        """When its owner moved it to Trash (empty: not in Trash)."""
+        return conversation.trashed_at
 
     @admin.display(description="last reply", ordering="last_status")
     def last_reply(self, conversation: Conversation) -> str | None:

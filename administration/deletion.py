@@ -1,9 +1,10 @@
 """What is kept of a deleted conversation, whichever path deleted it: a tombstone and an audit row.
 
 The delete itself is one action in conversations/deletion.py, used by the sidebar (reason
-"user"), the admin ("admin"), retention ("retention") and one user's erasure ("erasure"); it
-calls `keep_record` (handed over in administration/apps.py) inside the transaction that
-deletes our row, and for a conversation it had to keep (its upstream delete failed).
+"user"), the admin ("admin"), retention ("retention"), one user's erasure ("erasure") and the
+Trash emptying itself ("trash"); it calls `keep_record` (handed over in administration/apps.py)
+inside the transaction that deletes our row, and for a conversation it had to keep (its upstream
+delete failed).
 """
 
 from __future__ import annotations

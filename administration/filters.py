@@ -127,6 +127,27 @@ class FeedbackFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=conversations)
 
 
+class TrashFilter(admin.SimpleListFilter):
+    """Conversations their owners moved to Trash (still here until it empties itself, or they
+    delete them for good), or the others."""
+
+    title = "trash"
+    parameter_name = "trashed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "In Trash"), ("no", "Not in Trash")]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case None:
+                return queryset
+            case "yes":
+                return queryset.filter(trashed_at__isnull=False)
+            case "no":
+                return queryset.filter(trashed_at__isnull=True)
+        raise bad_filter_value(f"{self.value()!r} is not a Trash state (yes or no)")
+
+
 class OwnerFilter(admin.SimpleListFilter):
     """A user name typed in, not a list of every user (there may be thousands)."""
 

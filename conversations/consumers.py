@@ -278,7 +278,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def refuse_if_gone(self) -> None:
         """No turn goes to a conversation its provider no longer has (a reply may just have
-        found that out, so the row is read again): the page offers to continue instead."""
-        await self.conversation.arefresh_from_db(fields=["upstream_gone"])
+        found that out, so the row is read again): the page offers to continue instead. Nor to
+        one in Trash (moved there from another page, maybe), before an edit plans anything."""
+        await self.conversation.arefresh_from_db(fields=["upstream_gone", "trashed_at"])
+        if self.conversation.trashed_at:
+            raise services.Refused(services.TRASHED)
         if self.conversation.upstream_gone:
             raise services.Refused(services.gone_message(self.conversation))

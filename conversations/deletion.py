@@ -1,4 +1,4 @@
-"""Deleting conversations: the one action behind the sidebar, the admin, retention and erasure.
+"""Deleting conversations: the one action behind the sidebar, admin, retention, erasure and Trash.
 
 Upstream first, every id the conversation has had there (`upstream_id` and
 `superseded_upstream_ids`); an upstream 404 means it is gone already, which counts as deleted.
@@ -34,6 +34,7 @@ class Reason(StrEnum):
     ADMIN = "admin"  # an administrator, from the admin
     RETENTION = "retention"  # the retention policy (purge_expired, or its admin page)
     ERASURE = "erasure"  # one person's data erased
+    TRASH = "trash"  # WEBCHAT_TRASH_DAYS after its owner moved it to Trash (conversations/trash.py)
 
 
 @dataclass(frozen=True)
@@ -151,5 +152,11 @@ def _delete_here(deletion: Deletion, keeper: RecordKeeper) -> None:
         keeper(deletion)  # kept: the audit row says why
         return
     with transaction.atomic():
+        # Two deletes of one conversation at once (the Trash emptied by two processes, or by
+        # cron beside the server) keep one tombstone: the row is locked (on SQLite the write
+        # transaction is), and the second finds it gone.
+        ours = Conversation.objects.select_for_update().filter(pk=deletion.conversation.pk)
+        if not ours.exists():
+            return
         keeper(deletion)
-        Conversation.objects.filter(pk=deletion.conversation.pk).delete()
+        ours.delete()

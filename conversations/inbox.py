@@ -1,7 +1,8 @@
 """This process's inbox: stops and snapshot requests from other processes, for its replies.
 
 One channel per event loop. Opening it also starts the loop's sweeper and batched saver
-(`leases.py`), so every process that serves sockets or runs replies keeps leases honest.
+(`leases.py`), so every process that serves sockets or runs replies keeps leases honest, and
+the Trash's hourly emptying (`trash.py`: one process of all does it each time).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import weakref
 
 from channels.layers import get_channel_layer
 
-from conversations import fanout, leases, registry
+from conversations import fanout, leases, registry, trash
 from conversations.models import Message
 from conversations.snapshots import snapshot_frame
 
@@ -37,6 +38,7 @@ async def address() -> str:
             (_listen(layer, name), "replies-inbox"),
             (leases.sweep(), "replies-sweeper"),
             (leases.save_periodically(), "replies-saver"),
+            (trash.empty_periodically(), "trash-emptier"),
         ):
             _keep(loop.create_task(work, name=task_name, context=contextvars.Context()))
     return name

@@ -1,8 +1,8 @@
 """Finding words inside one person's messages: the newest match of each conversation, with a
 snippet that shows the words found.
 
-PostgreSQL matches with full text (`websearch` syntax: "a phrase", -not, or), served by the GIN
-index of migration 0003 (`SearchVector` below compiles to its expression). SQLite, the default
+PostgreSQL matches with full text (`websearch` syntax: "a phrase", -not, or) on each message's
+stored vector and its GIN index (migration 0018). SQLite, the default
 for one person or a small team, matches each word as a substring. The snippet is cut and marked
 here, in Python, the same way for both: escaped text with the words in <mark>, never the
 provider's Markdown rendered (a snippet is a few words out of context).
@@ -16,8 +16,9 @@ import shlex
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString, mark_safe
 
 from conversations.models import Message
@@ -32,6 +33,7 @@ BATCH = 50
 COMMON_SCAN = 2000
 SNIPPET_CHARS = 160
 MAX_QUERY_CHARS = 200
+VECTOR = "search_vector"  # PostgreSQL's stored column (migration 0018)
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,15 @@ def search(owner, query: str) -> list[Hit]:
     words = terms(query)
     if not words:
         return []
-    mine = Message.objects.filter(conversation__owner=owner).shown()
+    # Not in Trash: what its owner deleted is found nowhere but in Trash.
+    mine = Message.objects.filter(conversation__owner=owner, conversation__trashed_at=None).shown()
     if connection.vendor != "postgresql":
         for word in words:
             mine = mine.filter(text__icontains=word)
         return _hits(mine.order_by("-id"), words, whole_words=False)
-    matching = mine.annotate(document=SearchVector("text", config="simple")).filter(
+    # The stored vector (migration 0018): read, never recomputed, for every row checked.
+    stored = RawSQL(f'"conversations_message"."{VECTOR}"', [], output_field=SearchVectorField())
+    matching = mine.annotate(document=stored).filter(
         document=SearchQuery(query, config="simple", search_type="websearch")
     )
     # Up to FEW + 1 of the person's matches, unsorted: the GIN index finds them, and stops
@@ -67,7 +72,8 @@ def search(owner, query: str) -> list[Hit]:
     if len(found) <= FEW:
         return _hits(mine.filter(pk__in=found).order_by("-id"), words, whole_words=True)
     hits: list[Hit] = []
-    newest = owner.conversations.order_by("-updated", "-id").values_list("pk", flat=True)
+    newest = owner.conversations.filter(trashed_at=None).order_by("-updated", "-id")
+    newest = newest.values_list("pk", flat=True)
     for start in range(0, COMMON_SCAN, BATCH):
         batch = list(newest[start : start + BATCH])
         seen = {hit.conversation_id for hit in hits}
@@ -122,7 +128,7 @@ def snippet(text: str, words: list[str], *, whole_words: bool = False) -> SafeSt
     if end < len(text):
         space = text.rfind(" ", start, end)
         end = space if space > center else end
-    piece = " ".join(text[start:end].split())
+    piece = " ".join(_plain(text[start:end]).split())
     marked = []
     last = 0
     for match in pattern.finditer(piece):
@@ -133,3 +139,12 @@ def snippet(text: str, words: list[str], *, whole_words: bool = False) -> SafeSt
     prefix = "…" if start else ""
     suffix = "…" if end < len(text) else ""
     return mark_safe(prefix + "".join(marked) + suffix)  # every piece escaped above
+
+
+# Markdown's marks read as noise in a line of plain text: emphasis and code runs, and the marks
+# that start a heading, quote or list item.
+_MARKS = re.compile(r"\*\*|__|~~|`+|^\s{0,3}(?:#{1,6}|>|[-*+]|\d{1,9}[.)])[ \t]+", re.M)
+
+
+def _plain(text: str) -> str:
+    return _MARKS.sub("", text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -94,6 +96,9 @@ class Conversation(models.Model):
     # Archived view and in search. One or the other, never both (archiving unpins).
     pinned_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Deleted from the sidebar: in Trash, out of every list and search and closed to new turns,
+    # until restored (its pin or archive kept) or deleted for good (conversations/trash.py).
+    trashed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -109,24 +114,31 @@ class Conversation(models.Model):
             models.Index(fields=["owner", "-updated", "-id"], name="conversation_sidebar"),
             models.Index(fields=["-updated", "-id"], name="conversation_activity"),
             models.Index(fields=["widget", "visitor", "-updated"], name="conversation_visitor"),
-            # The sidebar's three lists, each a range of its own partial index read in order
-            # (services.conversation_page), whatever else the person has: the dated list
-            # skips no pinned or archived rows, and the pinned and Archived lists read only
-            # theirs. Search, over all of them, reads `conversation_sidebar`.
+            # The sidebar's three lists and Trash, each a range of its own partial index read
+            # in order (services.conversation_page, services.trash_page), whatever else the
+            # person has: the dated list skips no pinned, archived or trashed rows, and the
+            # others read only theirs. Search, over all but Trash, reads `conversation_sidebar`.
             models.Index(
                 fields=["owner", "-updated", "-id"],
-                condition=Q(pinned_at__isnull=True, archived_at__isnull=True),
+                condition=Q(
+                    pinned_at__isnull=True, archived_at__isnull=True, trashed_at__isnull=True
+                ),
                 name="conversation_listed",
             ),
             models.Index(
                 fields=["owner", "-pinned_at", "-id"],
-                condition=Q(pinned_at__isnull=False),
+                condition=Q(pinned_at__isnull=False, trashed_at__isnull=True),
                 name="conversation_pinned",
             ),
             models.Index(
                 fields=["owner", "-updated", "-id"],
-                condition=Q(archived_at__isnull=False),
+                condition=Q(archived_at__isnull=False, trashed_at__isnull=True),
                 name="conversation_archived",
+            ),
+            models.Index(
+                fields=["owner", "-trashed_at", "-id"],
+                condition=Q(trashed_at__isnull=False),
+                name="conversation_trashed",
             ),
         ]
         constraints = [
@@ -168,6 +180,13 @@ class Conversation(models.Model):
     def capabilities(self):
         """What its provider can do; pages read it (`conversation.capabilities.can_branch`)."""
         return self.adapter.capabilities
+
+    @property
+    def trash_ends(self):
+        """When the Trash deletes it for good (None: not in Trash)."""
+        if self.trashed_at is None:
+            return None
+        return self.trashed_at + timedelta(days=settings.WEBCHAT_TRASH_DAYS)
 
 
 class MessageQuerySet(models.QuerySet):

@@ -57,6 +57,7 @@ class SidebarPage:
 # What a sidebar row shows: nothing else is read.
 SIDEBAR_FIELDS = (
     "id", "title", "provider", "model", "agent", "updated", "owner_id", "pinned_at", "archived_at",
+    "trashed_at",
 )  # fmt: skip
 
 
@@ -72,11 +73,13 @@ def conversation_page(
 
     The dated list holds neither pinned (`pinned_conversations`) nor archived ones, under
     headings in the reader's `zone`; `archived` is the Archived view instead (no headings); a
-    `query` searches the titles of all of them, archived ones too (under headings). Each reads
-    its own index in order (Conversation.Meta.indexes), never sorting the person's rows.
+    `query` searches the titles of all of them, archived ones too (under headings). None of
+    them holds what is in Trash (`trash_page`). Each reads its own index in order
+    (Conversation.Meta.indexes), never sorting the person's rows.
     """
     size = settings.WEBCHAT_PAGE_SIZE
-    rows = Conversation.objects.filter(owner=owner).only(*SIDEBAR_FIELDS)
+    rows = Conversation.objects.filter(owner=owner, trashed_at__isnull=True)
+    rows = rows.only(*SIDEBAR_FIELDS)
     if query:
         rows = rows.filter(title__icontains=query)
     elif archived:
@@ -102,8 +105,36 @@ def conversation_page(
 def pinned_conversations(*, owner) -> list[Conversation]:
     """All of a person's pinned conversations, the last pinned first: never paged, since they
     are listed above the rest (a few, read on their own partial index)."""
-    rows = Conversation.objects.filter(owner=owner, pinned_at__isnull=False)
+    rows = Conversation.objects.filter(
+        owner=owner, pinned_at__isnull=False, trashed_at__isnull=True
+    )
     return list(rows.only(*SIDEBAR_FIELDS).order_by("-pinned_at", "-id"))
+
+
+@dataclass(frozen=True)
+class TrashPage:
+    conversations: list[Conversation]
+    next_cursor: str | None
+
+
+def trash_page(*, owner, cursor: str | None = None) -> TrashPage:
+    """One page of a person's Trash, the last moved there first, by keyset on its own partial
+    index (like `conversation_page`; the cursor is the time it was trashed, not its activity)."""
+    size = settings.WEBCHAT_PAGE_SIZE
+    rows = Conversation.objects.filter(owner=owner)
+    position = _parse_cursor(cursor)
+    if position:
+        trashed_at, pk = position
+        # The range alone says "in Trash": with IS NOT NULL beside it, PostgreSQL counts the
+        # NULLs out twice, expects a handful of rows and sorts them instead of reading the index.
+        rows = rows.filter(trashed_at__lte=trashed_at).exclude(trashed_at=trashed_at, pk__gte=pk)
+    else:
+        rows = rows.filter(trashed_at__isnull=False)
+    page = list(rows.only(*SIDEBAR_FIELDS).order_by("-trashed_at", "-id")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    last = page[-1] if more else None
+    return TrashPage(page, f"{last.trashed_at.timestamp():.6f}_{last.pk}" if last else None)
 
 
 def _cursor(conversation: Conversation) -> str:
@@ -229,6 +260,40 @@ async def conversation_archive(
         conversation.pinned_at = None
     await conversation.asave(update_fields=["pinned_at", "archived_at"])
     return conversation
+
+
+TRASHED = "This conversation is in Trash. Restore it to write in it."
+TRASH_BATCH = 100  # conversations deleted upstream per round when a Trash is emptied
+
+
+async def conversation_trash(*, conversation: Conversation) -> Conversation:
+    """Its owner deletes it from the sidebar: it goes to Trash, out of every list and search
+    and closed to new turns, and is deleted everywhere WEBCHAT_TRASH_DAYS later
+    (conversations/trash.py). Nothing changes at the provider until then, and its pin or
+    archive and its time are kept, so taking it out again puts it back where it was."""
+    if conversation.trashed_at is None:
+        conversation.trashed_at = timezone.now()  # trashing twice keeps its date
+        await conversation.asave(update_fields=["trashed_at"])
+    return conversation
+
+
+async def conversation_untrash(*, conversation: Conversation) -> Conversation:
+    """Undo, or Restore from Trash: back where it was (pinned, archived, or its dated group)."""
+    conversation.trashed_at = None
+    await conversation.asave(update_fields=["trashed_at"])
+    return conversation
+
+
+async def trash_empty(*, owner, by, request=None) -> list[deletion.Outcome]:
+    """Everything in a person's Trash deleted for good, each as `conversation_delete` does
+    (reason "user"); what its provider could not delete stays in Trash, and says why."""
+    trashed = Conversation.objects.filter(owner=owner, trashed_at__isnull=False).order_by("pk")
+    outcomes: list[deletion.Outcome] = []
+    last = 0
+    while batch := [c async for c in trashed.filter(pk__gt=last)[:TRASH_BATCH]]:
+        last = batch[-1].pk
+        outcomes += await deletion.adelete_everywhere(batch, deletion.Reason.USER, request, by)
+    return outcomes
 
 
 async def conversation_delete(*, conversation: Conversation, by, request=None) -> None:
@@ -547,6 +612,8 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
             raise Refused("A reply is still being written. Stop it or wait for it to finish.")
         if Conversation.objects.filter(pk=conversation.pk, older_version_shown=True).exists():
             raise Refused(older_version_refusal(conversation))
+        if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
+            raise Refused(TRASHED)
         undo = None
         if replace_from is not None:
             undo = {"upstream_id": conversation.upstream_id, "turn_ref": conversation.turn_ref}

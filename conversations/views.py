@@ -17,7 +17,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import failures, feedback, leases, runner, services, versions
+from conversations import failures, feedback, leases, message_search, runner, services, versions
 from conversations.choices import choice_for, default_choice, grouped_choices
 from conversations.message_view import MessageView, view_of
 from conversations.models import Conversation, Feedback
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 PAGE = "conversations/index.html"
 HISTORY_PAGE = 50  # messages shown at once; earlier ones load on demand
+# Opened at a message (a search result): this many before it, and at most this many in all.
+AROUND_LEAD = 3
+AROUND_MAX = 1000
 
 
 def upstream_errors(view):
@@ -126,6 +129,8 @@ def _lists_context(request, *, user, query: str = "") -> dict:
         "pinned": [] if query else services.pinned_conversations(owner=user),
         "sidebar": services.conversation_page(owner=user, query=query, zone=zone_of(request)),
         "query": query,
+        # Inside the messages too: the newest match of each conversation, words marked.
+        "message_hits": message_search.search(user, query) if query else [],
     }
 
 
@@ -169,14 +174,28 @@ async def conversation_create(request):
     return push_url(response, url)
 
 
-async def _history(conversation, before=None) -> dict:
-    """The latest messages (before `before`), oldest first, and whether earlier ones exist."""
+def _message_id(raw) -> int | None:
+    try:
+        return parse_id(raw, what="message") if raw else None
+    except BadInput:  # a bad `at` opens the conversation as usual
+        return None
+
+
+async def _history(conversation, before=None, around=None) -> dict:
+    """The latest messages (before `before`), oldest first, and whether earlier ones exist;
+    with `around`, from a few messages before that one on (a search result opens there)."""
     rows = conversation.messages.shown().order_by("-id")
-    if before is not None:
-        rows = rows.filter(pk__lt=before)
-    page = [m async for m in rows[: HISTORY_PAGE + 1]]
-    earlier = len(page) > HISTORY_PAGE
-    page = list(reversed(page[:HISTORY_PAGE]))
+    if around is not None and await rows.filter(pk=around).aexists():
+        lead = [m.pk async for m in rows.filter(pk__lt=around)[:AROUND_LEAD].only("pk")]
+        start = lead[-1] if lead else around
+        page = [m async for m in rows.filter(pk__gte=start).order_by("id")[:AROUND_MAX]]
+        earlier = await rows.filter(pk__lt=start).aexists()
+    else:
+        if before is not None:
+            rows = rows.filter(pk__lt=before)
+        page = [m async for m in rows[: HISTORY_PAGE + 1]]
+        earlier = len(page) > HISTORY_PAGE
+        page = list(reversed(page[:HISTORY_PAGE]))
     pagers = await sync_to_async(versions.pagers)(page)
     # The owner's feedback on the page's replies, in one query whatever the page holds.
     given = await feedback.given_for(page, user_id=conversation.owner_id)
@@ -187,6 +206,8 @@ async def _history(conversation, before=None) -> dict:
         "messages": [replace(view_of(m, pagers.get(m.pk)), feedback=given.get(m.pk)) for m in page],
         "earlier_before": page[0].pk if earlier and page else None,
         "shared_copy": before is None and await copied.aexists(),
+        # In Trash: read only, until restored (the composer says so).
+        "read_only": conversation.trashed_at is not None,
     }
 
 
@@ -195,7 +216,7 @@ async def _pane(request, *, user, conversation, with_new_row=False, focus=None):
         "focus": focus,
         "active": conversation,
         "conversation": conversation,
-        **(await _history(conversation)),
+        **(await _history(conversation, around=focus)),
         "new_row": with_new_row,
         "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
@@ -215,10 +236,12 @@ async def conversation_detail(request, pk):
         # Deleted at the provider before we had its messages: the page says so and offers to
         # continue in a new conversation (an import, by contrast, skips it: imports.py).
         await services.conversation_mark_gone(conversation=conversation)
+    # A search result opens the conversation at its message.
+    at = _message_id(request.GET.get("at"))
     if request.htmx and not request.htmx.history_restore_request:
-        return await _pane(request, user=user, conversation=conversation)
+        return await _pane(request, user=user, conversation=conversation, focus=at)
     context = await _sync_page_context(request, user, conversation)
-    context.update(conversation=conversation, **(await _history(conversation)))
+    context.update(conversation=conversation, focus=at, **(await _history(conversation, around=at)))
     # The whole page shows the user's name: a lazy, synchronous lookup.
     return await sync_to_async(render)(request, PAGE, context)
 
@@ -381,12 +404,129 @@ async def conversation_delete(request, pk):
     await services.conversation_delete(conversation=conversation, by=user, request=request)
     if not request.htmx:
         return redirect("conversations:index")
+    # Its row may be in Trash's list while the open chat's notice deleted it: the page drops it.
+    said = {"id": conversation.pk, "said": f"“{conversation.display_title}” is deleted for good."}
     if was_open:
         context = await _sync_page_context(request, user, None)
         response = render(request, f"{PAGE}#deleted-open", context)
-        return push_url(response, reverse("conversations:index"))
+        response = push_url(response, reverse("conversations:index"))
+        return trigger_client_event(response, "trash-changed", said)
     # htmx 2 swaps nothing on 204: an empty 200 removes the row.
-    return HttpResponse("")
+    return trigger_client_event(HttpResponse(""), "trash-changed", said)
+
+
+# --- Trash -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+async def conversation_trash(request, pk):
+    """The sidebar's Delete: to Trash at once (its row goes, a toast offers Undo); the open
+    chat, if it was this one, says it is deleted."""
+    conversation = await services.conversation_trash(conversation=await _owned(request, pk))
+    if not request.htmx:
+        return redirect("conversations:index")
+    was_open = _is_current(request, conversation)
+    context = {"conversation": conversation, "undo": True, "was_open": was_open}
+    context["trash_days"] = settings.WEBCHAT_TRASH_DAYS
+    response = render(request, f"{PAGE}#trashed", context)
+    if was_open:
+        response = push_url(response, reverse("conversations:index"))
+    return response
+
+
+@login_required
+@require_POST
+async def conversation_untrash(request, pk):
+    """Undo (the toast), Restore (Trash's row, or the open chat's notice): back where it was.
+
+    The lists are rendered again, with it (the search box comes along: a search shows it
+    among the results), and its row leaves Trash's list. Open in the pane (read only), its
+    chat is rendered again; undone while the pane still says it was deleted (the notice sends
+    its id as `reopen`), the chat opens again."""
+    conversation = await services.conversation_untrash(conversation=await _owned(request, pk))
+    if not request.htmx:
+        return redirect("conversations:detail", conversation.pk)
+    user = await request.auser()
+    query = request.POST.get("q", "").strip()[:200]
+    target = request.htmx.target or ""
+    open_one = _open(request)
+    context: dict = {"conversation": conversation, "active": open_one}
+    context.update(await sync_to_async(_lists_context)(request, user=user, query=query))
+    reopen = request.POST.get("reopen") == str(conversation.pk)
+    if target == "toast":
+        context.update(main="toast", focus_row=conversation.pk)
+        context["said"] = f"“{conversation.display_title}” is back."
+    if conversation.archived_at is not None:  # the Archived view, with it, out of band
+        context["archived_page"] = await sync_to_async(services.conversation_page)(
+            owner=user, archived=True
+        )
+    if target == "trash-notice" or reopen or (open_one and open_one.pk == conversation.pk):
+        context.update(await _history(conversation), active=conversation)
+        context["max_chars"] = settings.WEBCHAT_MAX_MESSAGE_CHARS
+        context["pane"] = "main" if target == "trash-notice" else "oob"
+    response = render(request, f"{PAGE}#untrashed", context)
+    if target == "trash-notice":
+        response = reswap(retarget(response, "#pane"), "innerHTML")
+    if reopen:
+        response = push_url(response, reverse("conversations:detail", args=[conversation.pk]))
+    # Said aloud, unless the toast (a live region) says it already.
+    said = "" if target == "toast" else f"“{conversation.display_title}” is out of Trash."
+    return trigger_client_event(response, "trash-changed", {"id": conversation.pk, "said": said})
+
+
+@login_required
+@require_GET
+def trash_list(request):
+    """The Trash view: a page of what is in Trash, the last moved there first (with a cursor,
+    the next page's rows); without htmx, the whole page showing it."""
+    cursor = request.GET.get("cursor")
+    page = services.trash_page(owner=request.user, cursor=cursor)
+    context = {"trash": page, "trash_days": settings.WEBCHAT_TRASH_DAYS, "active": _open(request)}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{PAGE}#{'trash-rows' if cursor else 'trash-body'}", context)
+    return render(request, PAGE, {**_page_context(request, user=request.user), **context})
+
+
+@login_required
+@require_GET
+async def conversation_delete_confirm(request, pk):
+    """Delete forever asks first, in place: in Trash's row, or in the open chat's notice;
+    `cancel` puts the row or the notice back."""
+    conversation = await _owned(request, pk)
+    in_notice = request.htmx.target == "trash-notice"
+    context = {"conversation": conversation, "confirming": not request.GET.get("cancel")}
+    context["focus_row"] = conversation.pk  # Cancel, or back: the focus stays on it
+    return render(request, f"{PAGE}#{'trash-notice' if in_notice else 'trashed-row'}", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@upstream_errors
+async def trash_empty(request):
+    """Empty trash: GET asks first (`cancel` takes the question back), POST deletes everything
+    in it for good; what a provider could not delete stays, and the flash says why."""
+    context: dict = {}
+    if request.method == "GET":
+        context["confirm_empty" if not request.GET.get("cancel") else "focus_empty"] = True
+        return render(request, f"{PAGE}#empty-trash", context)
+    user = await request.auser()
+    outcomes = await services.trash_empty(owner=user, by=user, request=request)
+    if not request.htmx:
+        return redirect("conversations:trash_list")
+    deleted = [o.conversation_id for o in outcomes if o.deleted]
+    kept = [o for o in outcomes if not o.deleted]
+    open_one = _open(request)
+    context["trash"] = await sync_to_async(services.trash_page)(owner=user)
+    context["was_open"] = open_one is not None and open_one.pk in deleted
+    if kept:
+        why = failures.explain(kept[0].error).message if kept[0].error else ""
+        context["flash"] = f"{len(kept)} conversation(s) stayed in Trash. {why}".strip()
+    response = render(request, f"{PAGE}#trash-emptied", context)
+    if context["was_open"]:
+        response = push_url(response, reverse("conversations:index"))
+    said = f"Trash emptied: {len(deleted)} conversation(s) deleted for good."
+    return trigger_client_event(response, "trash-changed", {"said": said, "emptied": deleted})
 
 
 @login_required

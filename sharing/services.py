@@ -90,8 +90,10 @@ def shares_of(conversation: Conversation) -> list[Share]:
 
 def share_open(token: str) -> Share | None:
     """The link with this token if it opens; None when it is unknown, revoked or expired alike,
-    so that no answer tells them apart."""
-    share = Share.objects.select_related("conversation", "created_by").filter(token=token).first()
+    so that no answer tells them apart. A conversation its owner put in the Trash opens to no
+    one meanwhile (restored, its links open again)."""
+    rows = Share.objects.select_related("conversation", "created_by")
+    share = rows.filter(token=token, conversation__trashed_at__isnull=True).first()
     return share if share is not None and share.valid else None
 
 

@@ -116,10 +116,11 @@ def _not_valid(request) -> HttpResponse:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The link is the secret: no cache keeps the page, no link on it sends the address on
-    # (Referer), and no search engine lists a link made for anyone.
+    # The link is the secret: no cache keeps the page, no link to another site is told the
+    # address (Referer; not "no-referrer", under which the browser sends "Origin: null" with
+    # the Continue form and CSRF refuses it), and no search engine lists a link for anyone.
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

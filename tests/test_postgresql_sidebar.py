@@ -2,8 +2,9 @@
 and no sort of a person's conversations, at the top of the list or thousands of rows down.
 
 Run in a child process against a scratch database: migrate, make a few thousand conversations
-for several people (some pinned, some archived), ANALYZE, then EXPLAIN the very SQL that
-`services.conversation_page` and `services.pinned_conversations` send.
+for several people (some pinned, some archived, some in Trash), ANALYZE, then EXPLAIN the very
+SQL that `services.conversation_page`, `services.pinned_conversations` and `services.trash_page`
+send.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ for n, person in enumerate(people):
             updated=now - timedelta(minutes=37 * i),
             pinned_at=now - timedelta(minutes=i) if i % 150 == 7 else None,
             archived_at=now if i % 10 == 3 else None,
+            trashed_at=now - timedelta(minutes=i) if i % 10 == 6 else None,
         ))
 Conversation.objects.bulk_create(rows, batch_size=2000)
 with connection.cursor() as cursor:
@@ -74,7 +76,9 @@ first_sql, first = sql_of(lambda: services.conversation_page(owner=alice, zone=U
 next_sql, _ = sql_of(
     lambda: services.conversation_page(owner=alice, zone=UTC, cursor=first.next_cursor)
 )
-deep = Conversation.objects.filter(owner=alice, pinned_at=None, archived_at=None)[2000]
+deep = Conversation.objects.filter(
+    owner=alice, pinned_at=None, archived_at=None, trashed_at=None
+)[2000]
 deep_cursor = f"{deep.updated.timestamp():.6f}_{deep.pk}"
 deep_sql, _ = sql_of(lambda: services.conversation_page(owner=alice, zone=UTC, cursor=deep_cursor))
 pinned_sql, pinned = sql_of(lambda: services.pinned_conversations(owner=alice))
@@ -82,8 +86,15 @@ archived_sql, archived = sql_of(lambda: services.conversation_page(owner=alice, 
 archived_next_sql, _ = sql_of(
     lambda: services.conversation_page(owner=alice, archived=True, cursor=archived.next_cursor)
 )
+trash_sql, trashed = sql_of(lambda: services.trash_page(owner=alice))
+trash_next_sql, _ = sql_of(
+    lambda: services.trash_page(owner=alice, cursor=trashed.next_cursor)
+)
 print(json.dumps({
-    "counts": [len(first.conversations), len(pinned), len(archived.conversations)],
+    "counts": [
+        len(first.conversations), len(pinned), len(archived.conversations),
+        len(trashed.conversations),
+    ],
     "plans": {
         "first page": plan_of(first_sql),
         "next page": plan_of(next_sql),
@@ -91,6 +102,8 @@ print(json.dumps({
         "pinned": plan_of(pinned_sql),
         "archived": plan_of(archived_sql),
         "archived, next page": plan_of(archived_next_sql),
+        "trash": plan_of(trash_sql),
+        "trash, next page": plan_of(trash_next_sql),
     },
 }))
 """
@@ -102,6 +115,8 @@ INDEX_OF = {
     "pinned": "conversation_pinned",
     "archived": "conversation_archived",
     "archived, next page": "conversation_archived",
+    "trash": "conversation_trashed",
+    "trash, next page": "conversation_trashed",
 }
 
 
@@ -122,7 +137,7 @@ def test_each_sidebar_query_reads_its_index_in_order_on_postgresql(scratch_datab
     )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["counts"] == [30, 20, 30]  # a page, every pinned one, a page
+    assert found["counts"] == [30, 20, 30, 30]  # a page, every pinned one, a page, a page
     for name, nodes in found["plans"].items():
         types = [node["type"] for node in nodes]
         assert "Seq Scan" not in types and "Sort" not in types, (name, nodes)

@@ -206,6 +206,9 @@ WEBCHAT_RETENTION_DAYS = env_int("WEBCHAT_RETENTION_DAYS", 0, minimum=0)
 WEBCHAT_RETENTION_BY_ORIGIN = {
     origin: int(days) for origin, days in env_pairs("WEBCHAT_RETENTION_BY_ORIGIN").items()
 }
+# A conversation deleted from the sidebar waits in Trash this many days, restorable, before it
+# is deleted for good (upstream too). At least a day: "Delete forever" is the way to go at once.
+WEBCHAT_TRASH_DAYS = env_int("WEBCHAT_TRASH_DAYS", 30, minimum=1)
 # Webchat's public address (https://chat.example.com), for the widget snippet other sites paste;
 # unset, the admin page's own address is used.
 WEBCHAT_PUBLIC_URL = env_url("WEBCHAT_PUBLIC_URL", "") if env_str("WEBCHAT_PUBLIC_URL") else ""

@@ -68,14 +68,14 @@ def test_a_member_reads_a_shared_conversation_and_continues_it(
     expect(panel.get_by_role("radio", name="Signed-in members")).to_be_checked()
     expect(panel.get_by_role("radio", name="Anyone with the link")).to_be_enabled()
     url = create_link(page, panel, audience="Signed-in members", expires="In 30 days")
-    copy = panel.get_by_role("button", name="Copy", exact=True)
-    copy.click()
+    panel.get_by_role("button", name="Copy", exact=True).click()
+    copy = panel.locator(".share-created button")  # by place: its name changes as it says so
     expect(copy).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == url
     expect(panel.locator("[data-share-status]")).to_have_text("Link copied.")
     expect(panel.locator(".share-row")).to_have_count(1)
     expect(panel.locator(".share-row")).to_contain_text("Signed-in members")
-    expect(panel.locator(".share-row")).to_contain_text("expires in 29")
+    expect(panel.locator(".share-row")).to_contain_text("expires in 4\xa0weeks")
     page.screenshot(path=str(DOCS / "share-panel.png"))
 
     # Esc closes the panel and gives the focus back to the Share button.
@@ -134,8 +134,10 @@ def test_a_member_reads_a_shared_conversation_and_continues_it(
 
 
 def test_a_link_for_anyone_reads_signed_out_until_it_is_revoked(
-    page: Page, phone: Page, live_webchat
+    page: Page, phone: Page, live_webchat, browser_console
 ):
+    # The not-valid page is a 404 on purpose (the same answer as an unknown link).
+    browser_console.allow(r"status of 404 \(Not Found\) \(at http://[^ ]+/s/")
     sign_in(page, live_webchat)
     new_chat(page, "orq:model:openai/gpt-4o", "Which fruit keeps longest?")
     expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=30_000)
@@ -144,7 +146,8 @@ def test_a_link_for_anyone_reads_signed_out_until_it_is_revoked(
 
     # A visitor who never signed in, on a phone.
     phone.goto(url)
-    expect(phone.get_by_role("heading", level=1)).to_have_text("Which fruit keeps longest?")
+    # Orq names it after the first exchange.
+    expect(phone.get_by_role("heading", level=1)).to_have_text(re.compile("Which fruit keeps"))
     expect(phone.locator(".reply")).to_have_count(1)
     expect(phone.get_by_role("link", name="Sign in")).to_be_visible()
     expect(phone.get_by_role("button", name="Continue in my chats")).to_have_count(0)
@@ -167,16 +170,21 @@ def test_a_link_for_anyone_reads_signed_out_until_it_is_revoked(
     # The visitor's next look finds the link not valid, and nothing of the conversation.
     phone.reload()
     expect(phone.get_by_role("heading", name="This link is not valid")).to_be_visible()
-    expect(phone.get_by_text("Which fruit keeps longest?")).to_have_count(0)
+    expect(phone.get_by_text(re.compile("Which fruit keeps"))).to_have_count(0)
 
 
 def test_the_share_panel_fits_a_phone(phone: Page, live_webchat):
     sign_in(phone, live_webchat)
+    phone.get_by_role("button", name="Show conversations").first.click()  # "New chat" is there
     new_chat(phone, "mistral:model:mistral-small-latest", "A short question for the phone")
     expect(last_reply(phone)).to_have_attribute("data-status", "complete", timeout=30_000)
     panel = open_share_panel(phone)
     box = panel.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
-    create = panel.get_by_role("button", name="Create link")
-    tap = create.bounding_box()
-    assert tap is not None and tap["height"] >= 40, tap
+    for control in (
+        panel.get_by_role("button", name="Create link"),
+        panel.get_by_label("Expires"),
+        panel.locator("label", has_text="Anyone with the link"),
+    ):
+        tap = control.bounding_box()
+        assert tap is not None and tap["height"] >= 44, (control, tap)

@@ -142,11 +142,11 @@ def test_a_person_groups_pins_archives_and_restores_on_a_desktop(browser, live_w
         expect(page.locator("#conversation-list .conversation-row a:focus")).to_have_count(1)
 
         # Search finds archived ones, marked so.
-        page.get_by_label("Search conversations by title").fill("Lyon")
+        page.get_by_label("Search conversations and messages").fill("Lyon")
         found = row(page, "Holiday in Lyon")
         expect(found.locator(".badge")).to_have_text("Archived")
         expect(row(page, "Packing list for Lyon")).to_be_visible()
-        page.get_by_label("Search conversations by title").fill("")
+        page.get_by_label("Search conversations and messages").fill("")
         expect(row(page, "Holiday in Lyon")).to_have_count(0)
 
         # The Archived view lists them, with Restore and Delete.

@@ -230,6 +230,18 @@ def test_revoked_expired_and_unknown_links_get_the_same_answer(alice, bob):
 
 
 @db
+def test_a_conversation_in_the_trash_opens_to_no_one_until_it_is_restored(alice, bob):
+    conversation = chat(alice)
+    made = share(conversation, audience="anyone")
+    Conversation.objects.filter(pk=conversation.pk).update(trashed_at=timezone.now())
+    assert Client().get(url(made)).status_code == 404
+    response = signed_in(bob).post(reverse("sharing:continue", args=[made.token]))
+    assert response.status_code == 404 and not Conversation.objects.filter(owner=bob).exists()
+    Conversation.objects.filter(pk=conversation.pk).update(trashed_at=None)
+    assert Client().get(url(made)).status_code == 200
+
+
+@db
 def test_a_link_that_expires_opens_until_then(alice, bob):
     made = share(chat(alice), expires="7")
     assert timedelta(days=6, hours=23) < made.expires - timezone.now() <= timedelta(days=7)
@@ -237,10 +249,10 @@ def test_a_link_that_expires_opens_until_then(alice, bob):
 
 
 @db
-def test_the_shared_page_is_not_cached_and_sends_its_address_nowhere(alice):
+def test_the_shared_page_is_not_cached_and_tells_other_sites_nothing(alice):
     response = Client().get(url(share(chat(alice), audience="anyone")))
     assert response["Cache-Control"] == "private, no-store"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "noindex" in response["X-Robots-Tag"]
 
 
