@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from conversations.providers import ADAPTERS, provider_for
 
@@ -22,7 +23,9 @@ class Choice:
 
     @property
     def label(self) -> str:
-        return f"Agent: {self.name}" if self.kind == "agent" else self.name
+        return (
+            gettext("Agent: %(name)s") % {"name": self.name} if self.kind == "agent" else self.name
+        )
 
     @property
     def provider_label(self) -> str:
@@ -43,8 +46,14 @@ def choice_for(value: str) -> Choice | None:
     return next((c for c in available_choices() if c.value == value), None)
 
 
-def default_choice() -> Choice | None:
-    return choice_for(settings.WEBCHAT_DEFAULT_CHOICE) or next(iter(available_choices()), None)
+def default_choice(preferred: str = "") -> Choice | None:
+    """What a new chat starts with: the person's own default (`preferred`, from their settings)
+    while it is offered, else the site's (WEBCHAT_DEFAULT_CHOICE), else the first offered."""
+    return (
+        (choice_for(preferred) if preferred else None)
+        or choice_for(settings.WEBCHAT_DEFAULT_CHOICE)
+        or next(iter(available_choices()), None)
+    )
 
 
 def kind_and_name(model: str, agent: str) -> tuple[str, str]:

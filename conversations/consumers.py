@@ -8,8 +8,20 @@ import logging
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
-from conversations import fanout, frames, inbox, leases, registry, runner, services, snapshots
+from conversations import (
+    fanout,
+    frames,
+    inbox,
+    leases,
+    registry,
+    runner,
+    services,
+    snapshots,
+    user_settings,
+)
 from conversations.message_view import view_of
 from conversations.models import Message, MessageStatus
 from webchat import websocket_auth
@@ -20,13 +32,16 @@ GROUP_REJOIN_SECONDS = 30  # well inside channels-redis's group_expiry
 SNAPSHOT_ANSWER_SECONDS = 2.0
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_NOT_FOUND = 4404
-SOMETHING_WENT_WRONG = "Something went wrong on our side; nothing was lost."
+SOMETHING_WENT_WRONG = gettext_lazy("Something went wrong on our side; nothing was lost.")
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     session_groups: tuple[str, ...] = ()  # a signed-in person's socket (not a widget's)
     ended = False  # the session ended: frames are no longer acted on
     client_id: str | None = None  # the page's id for the request being answered
+    # The person's language (their settings, else the handshake's Accept-Language), in which
+    # every frame is answered; None: the widget's consumer says it in the widget's own.
+    language: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -41,8 +56,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        chosen = await user_settings.asettings_of(user)
+        self.language = user_settings.socket_language(chosen, self.scope)
         await self.follow_session()
-        await self.watch()
+        with translation.override(self.language):
+            await self.watch()
 
     async def watch(self, *, snapshot: bool = True) -> None:
         """Join the open conversation's viewers and send its snapshot (not for one just begun
@@ -83,6 +101,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Every frame gets an answer: a malformed one an error frame, and the socket stays."""
         if self.ended:
             return  # its session ended: the socket is closing, nothing more is done for it
+        if self.language is None:
+            await self.answer(text_data, **kwargs)
+            return
+        with translation.override(self.language):
+            await self.answer(text_data, **kwargs)
+
+    async def answer(self, text_data, **kwargs) -> None:
         try:
             request = frames.parse(text_data)
         except frames.Malformed as refusal:
@@ -122,7 +147,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(str(refusal))
 
     async def send_error(self, message: str, *, client_id: str | None = None) -> None:
-        frame = {"type": "error", "message": message}
+        frame = {"type": "error", "message": str(message)}  # a lazy one, in this language
         client_id = client_id or self.client_id
         if client_id:
             frame["client_id"] = client_id  # so only the composer that sent it takes it as its own
@@ -250,7 +275,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             and not registry.is_local(reply.pk)
         )
         if not streaming_elsewhere:
-            await self.release(json.dumps(await snapshots.settled_snapshot(reply)))
+            await self.release(json.dumps(await self.settled_snapshot(reply)))
             return
         # Another process runs the reply and holds its latest text: ask it, and hold the
         # deltas until its answer (or, if it is gone, what was last saved) has been sent.
@@ -266,7 +291,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not self.asked_elsewhere:
             return
         reply = await Message.objects.aget(pk=message_id)
-        await self.release(json.dumps(await snapshots.settled_snapshot(reply)))
+        await self.release(json.dumps(await self.settled_snapshot(reply)))
+
+    async def settled_snapshot(self, reply: Message) -> dict:
+        # A conversation in Trash is read only (as its page was rendered when it was opened).
+        read_only = getattr(self.conversation, "trashed_at", None) is not None
+        return await snapshots.settled_snapshot(reply, read_only=read_only)
 
     async def release(self, snapshot: str) -> None:
         if self.held is None:

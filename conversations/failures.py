@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from conversations.models import provider_name
 from upstream.errors import (
     BadResponse,
@@ -36,45 +40,63 @@ def explain(exc: UpstreamError, *, words: int = 0) -> Explained:
         case NotFound():
             # Not always the conversation (an agent, an entry, a task): the runner asks the
             # provider whether the conversation itself is gone, and says so only then.
-            message = f"{name} could not find something this reply needs. Try again."
+            message = _("%(provider)s could not find something this reply needs. Try again.")
         case StreamBroken():
             if words:
-                message = f"The connection to {name} broke after {so_far}. What arrived is kept."
+                message = _(
+                    "The connection to %(provider)s broke after %(so_far)s. What arrived is kept."
+                )
             else:
-                message = f"The connection to {name} broke before the reply began."
+                message = _("The connection to %(provider)s broke before the reply began.")
         case BadResponse():
-            message = f"{name} sent something we could not read" + (
-                f", after {so_far}. What arrived is kept." if words else "."
-            )
+            if words:
+                message = _(
+                    "%(provider)s sent something we could not read, after %(so_far)s. What "
+                    "arrived is kept."
+                )
+            else:
+                message = _("%(provider)s sent something we could not read.")
         case Unavailable(status=429):
-            message = f"{name} is busy right now (too many requests). Try again in a moment."
+            message = _(
+                "%(provider)s is busy right now (too many requests). Try again in a moment."
+            )
         case Unavailable(status=int(status)) if status >= 500:
-            message = f"{name} had a problem on its side. Try again in a moment."
+            message = _("%(provider)s had a problem on its side. Try again in a moment.")
         case Unavailable():
-            message = f"{name} did not answer in time. Try again in a moment."
+            message = _("%(provider)s did not answer in time. Try again in a moment.")
         case NotConfigured():
-            message = (
-                f"Its provider ({exc.provider}) is no longer configured here, so it cannot be "
+            message = _(
+                "Its provider (%(key)s) is no longer configured here, so it cannot be "
                 "reached: an administrator can add it back. What is here stays readable."
             )
         case Rejected(status=401 | 403):
-            message = f"{name} refused Webchat's API key. An administrator needs to check it."
+            message = _(
+                "%(provider)s refused Webchat's API key. An administrator needs to check it."
+            )
         case Rejected():
-            message = f"{name} refused the request: {_short(exc.message)}"
+            message = _("%(provider)s refused the request: %(why)s")
         case _:
-            message = f"{name} did not finish the reply."
-    return Explained(message, str(exc))
+            message = _("%(provider)s did not finish the reply.")
+    words_said = {"provider": name, "so_far": so_far, "key": exc.provider}
+    if isinstance(exc, Rejected):
+        words_said["why"] = _short(exc.message)
+    return Explained(message % words_said, str(exc))
 
 
 def explain_provider_error(provider: str, message: str, code: str | None) -> Explained:
     """A stream that ended with the provider's own error event."""
     name = provider_name(provider)
     detail = f"{provider}: error event: {message}" + (f" (code {code})" if code else "")
-    return Explained(f"{name} stopped with an error: {_short(message)}", detail)
+    said = _("%(provider)s stopped with an error: %(why)s")
+    return Explained(said % {"provider": name, "why": _short(message)}, detail)
 
 
 def _so_far(words: int) -> str:
-    return "1 word" if words == 1 else f"{words:,} words"
+    return ngettext("%(count)s word", "%(count)s words", words) % {"count": _number(words)}
+
+
+def _number(count: int) -> str:
+    return formats.number_format(count, force_grouping=True)
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from conversations.models import Feedback, Message, MessageStatus
 from conversations.services import Refused
@@ -62,23 +63,29 @@ async def given_for(messages: Iterable[Message], *, user_id: int) -> dict[int, G
 
 def check_rating(rating: str) -> str:
     if rating not in Feedback.Rating.values:
-        raise Refused("Say whether the reply was good or bad.")
+        raise Refused(gettext("Say whether the reply was good or bad."))
     return rating
 
 
 def check_comment(text: str) -> str:
     text = text.strip()
     if len(text) > COMMENT_MAX_CHARS:
+        count, limit = (
+            formats.number_format(n, force_grouping=True) for n in (len(text), COMMENT_MAX_CHARS)
+        )
         raise Refused(
-            f"That comment is {len(text):,} characters; the limit is {COMMENT_MAX_CHARS:,}. "
-            "Nothing was saved: shorten it and send it again."
+            gettext(
+                "That comment is %(count)s characters; the limit is %(limit)s. "
+                "Nothing was saved: shorten it and send it again."
+            )
+            % {"count": count, "limit": limit}
         )
     return text
 
 
 def _check_reply(message: Message) -> None:
     if not offered(message):
-        raise Refused("Only a finished reply takes feedback.")
+        raise Refused(gettext("Only a finished reply takes feedback."))
 
 
 def feedback_rate(*, message: Message, user, rating: str) -> Given:

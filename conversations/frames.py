@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, fields
 
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 MAX_ID = 2**63 - 1  # a BigAutoField
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -29,8 +31,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = {"send": ("text",), "edit": ("id", "text")}
 
-NOT_UNDERSTOOD = "That request was not understood."
-UNKNOWN = "Unknown request."
+NOT_UNDERSTOOD = _("That request was not understood.")
+UNKNOWN = _("Unknown request.")
 
 # The widest JSON a character can take is 12 bytes: a character outside the Basic Multilingual
 # Plane written as two \uXXXX escapes (what Python's json.dumps does by default; a browser's
@@ -79,7 +81,9 @@ class Request:
 def parse(text_data: str | None) -> Request:
     """One websocket frame (None: a binary one) as a request, or `Malformed`."""
     if text_data is None:
-        raise Malformed(NOT_UNDERSTOOD + " This chat takes text, not binary data.")
+        raise Malformed(
+            gettext("That request was not understood. This chat takes text, not binary data.")
+        )
     try:
         content = json.loads(text_data)
     except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
@@ -102,11 +106,15 @@ def read(content) -> Request:
         value = content.get(name)
         if value is None:
             if name in REQUIRED.get(action, ()):
-                raise Malformed(f"{NOT_UNDERSTOOD} It has no {name}.", client_id=client_id)
+                said = gettext("That request was not understood. It has no %(field)s.")
+                raise Malformed(said % {"field": name}, client_id=client_id)
         elif name == "client_id":
             if client_id is None:
                 raise Malformed(
-                    f"{NOT_UNDERSTOOD} Its client_id must be up to 64 letters, digits, - or _."
+                    gettext(
+                        "That request was not understood. Its client_id must be up to 64 "
+                        "letters, digits, - or _."
+                    )
                 )
             values[name] = client_id
         elif name == "id":
@@ -123,21 +131,24 @@ def _is_client_id(value) -> bool:
 def _id(value, client_id: str | None) -> int:
     # bool is an int in Python, and 1e999 decodes as a float (infinity): neither is an id.
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise Malformed("That message is not in this conversation.", client_id=client_id)
+        raise Malformed(gettext("That message is not in this conversation."), client_id=client_id)
     return value
 
 
 def _text(name: str, value, client_id: str | None) -> str:
     if not isinstance(value, str):
-        raise Malformed(f"{NOT_UNDERSTOOD} Its {name} must be text.", client_id=client_id)
+        said = gettext("That request was not understood. Its %(field)s must be text.")
+        raise Malformed(said % {"field": name}, client_id=client_id)
     if "\x00" in value:
-        raise Malformed("Messages cannot contain NUL characters.", client_id=client_id)
+        raise Malformed(gettext("Messages cannot contain NUL characters."), client_id=client_id)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate ("\ud800" in JSON): no database or provider can store it.
         raise Malformed(
-            "That text contains a broken character (half of a pair); remove it and try again.",
+            gettext(
+                "That text contains a broken character (half of a pair); remove it and try again."
+            ),
             client_id=client_id,
         ) from None
     return value

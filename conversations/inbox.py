@@ -14,6 +14,7 @@ import logging
 import weakref
 
 from channels.layers import get_channel_layer
+from django.utils import translation
 
 from conversations import fanout, leases, registry, trash
 from conversations.models import Message
@@ -72,5 +73,6 @@ async def _answer_snapshot(layer, message: dict) -> None:
     # Before the snapshot seals what it holds: the asker gets every later frame by group.
     fanout.note_remote_watcher(live.conversation_id)
     reply = await Message.objects.aget(pk=message["id"])
-    frame = snapshot_frame(reply)
+    with translation.override(live.language):
+        frame = snapshot_frame(reply)
     await layer.send(message["reply_to"], {"type": "reply.snapshot", "frame": json.dumps(frame)})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 
 def model_label(model: str, agent: str = "") -> str:
     """ "mistral-medium-latest (agent demo)", "gpt-4o", "agent demo", or "" when nothing is known.
@@ -13,5 +15,7 @@ def model_label(model: str, agent: str = "") -> str:
         # Replies saved before the reported model was kept held the agent's name instead.
         model = ""
     if agent:
-        return f"{model} (agent {agent})" if model else f"agent {agent}"
+        if model:
+            return gettext("%(model)s (agent %(agent)s)") % {"model": model, "agent": agent}
+        return gettext("agent %(name)s") % {"name": agent}
     return model

@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from conversations import fanout, registry, services, usage
 from conversations.message_view import final_frames
@@ -25,7 +26,10 @@ from conversations.rendering import render_markdown
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_MESSAGE = "The server stopped while writing this reply. What arrived is kept."
+# Kept in English (the sweeper answers no one in particular); the chat translates it as shown.
+INTERRUPTED_MESSAGE = gettext_noop(
+    "The server stopped while writing this reply. What arrived is kept."
+)
 
 
 def lease() -> timedelta:

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept to the same.
 
@@ -26,7 +27,7 @@ def provider_name(key: str) -> str:
     from conversations.providers import ADAPTERS  # the adapters import these models
 
     adapter = ADAPTERS.get(key)
-    return adapter.name if adapter else "The provider"
+    return adapter.name if adapter else str(_("The provider"))
 
 
 class Origin(models.TextChoices):
@@ -153,7 +154,7 @@ class Conversation(models.Model):
 
     @property
     def display_title(self) -> str:
-        return self.title or "New conversation"
+        return self.title or str(_("New conversation"))
 
     @property
     def provider_name(self) -> str:
@@ -161,7 +162,7 @@ class Conversation(models.Model):
 
     @property
     def choice_label(self) -> str:
-        return f"agent {self.agent}" if self.agent else self.model
+        return str(_("agent %(name)s") % {"name": self.agent}) if self.agent else self.model
 
     @cached_property
     def adapter(self):
@@ -379,3 +380,48 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rating_display()} on reply #{self.message_id}"
+
+
+class UserSettings(models.Model):
+    """A person's own settings for the team chat: made on their first save (until then, and
+    for anyone without one, `conversations.user_settings` answers with the defaults)."""
+
+    class Theme(models.TextChoices):
+        SYSTEM = "system", _("Same as the system")
+        LIGHT = "light", _("Light")
+        DARK = "dark", _("Dark")
+
+    class SendKey(models.TextChoices):
+        ENTER = "enter", _("Enter sends, Shift+Enter adds a line")
+        CTRL_ENTER = "ctrl-enter", _("Ctrl+Enter sends, Enter adds a line")
+
+    class Language(models.TextChoices):
+        # Each language in its own words: a person who cannot read this page finds theirs.
+        BROWSER = "", _("The browser's language")
+        ENGLISH = "en", "English"
+        FRENCH = "fr", "Français"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webchat_settings"
+    )
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
+    # A `conversations.choices` value ("mistral:model:mistral-small-latest"), or "" for the
+    # site's default. Checked when saved; one no longer offered falls back to the default.
+    default_choice = models.CharField(max_length=300, blank=True)
+    send_key = models.CharField(max_length=12, choices=SendKey.choices, default=SendKey.ENTER)
+    language = models.CharField(
+        max_length=8, choices=Language.choices, default=Language.BROWSER, blank=True
+    )
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "user settings"
+        verbose_name_plural = "user settings"
+
+    def __str__(self) -> str:
+        return f"Settings of user #{self.user_id}"
+
+    @property
+    def forced_theme(self) -> str:
+        """ "light" or "dark" when chosen (the page's data-theme), "" to follow the system."""
+        return self.theme if self.theme in (self.Theme.LIGHT, self.Theme.DARK) else ""

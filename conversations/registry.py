@@ -41,6 +41,8 @@ class LiveReply:
     # The open block's provisional HTML goes out at most every OPEN_EVERY seconds: when next.
     open_due: float = 0.0
     open_timer: asyncio.TimerHandle | None = None
+    # The language of whoever asked for it (runner.start): its HTML, wherever it is rendered.
+    language: str | None = None
 
     @property
     def full_text(self) -> str:

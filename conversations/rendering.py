@@ -951,12 +951,16 @@ def _escaped(text: str, index: int) -> bool:
 
 
 def pygments_css() -> str:
-    """Highlighting rules for `.highlight` code, light and (by preference) dark."""
+    """Highlighting rules for `.highlight` code: light, and dark by the system's preference
+    unless the person chose light, or always when they chose dark (<html data-theme>)."""
     # Token rules only: the background comes from .code-block, and Pygments' own `pre` rule
     # would reach every <pre> on the page.
     light = "\n".join(HtmlFormatter(style="default").get_token_style_defs(".highlight"))
-    dark = "\n".join(HtmlFormatter(style="monokai").get_token_style_defs(".highlight"))
-    return f"{light}\n\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+    monokai = HtmlFormatter(style="monokai")
+    preferred = ':root:not([data-theme="light"]) .highlight'
+    dark = "\n".join(monokai.get_token_style_defs(preferred))
+    chosen = "\n".join(monokai.get_token_style_defs(':root[data-theme="dark"] .highlight'))
+    return f"{light}\n\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n\n{chosen}\n"
 
 
 _CUTS = {"paragraph": _inline_cut, "code": _code_cut, "list": _list_cut}

@@ -15,7 +15,8 @@ import logging
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from conversations import failures, inbox, leases, registry, services, usage, versions
 from conversations.message_view import final_frames
@@ -60,13 +61,21 @@ async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> as
     # A reply outlives the request or socket that asked for it, so it must not run in that
     # one's context: asgiref binds sync_to_async there to the request's thread, which is gone
     # once the response is sent ("CurrentThreadExecutor already quit").
+    # Its words and HTML are in the language of the person who asked (their settings, their
+    # browser's, or the widget's), which that fresh context would not have.
+    live.language = translation.get_language()
     task = loop.create_task(
-        _run(live, conversation, reply, turn),
+        _in_language(live.language, _run(live, conversation, reply, turn)),
         name=f"reply-{reply.pk}",
         context=contextvars.Context(),
     )
     registry.track(reply.pk, task)
     return task
+
+
+async def _in_language(language: str | None, run) -> None:
+    with translation.override(language):
+        await run
 
 
 async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn: Turn) -> None:
@@ -103,7 +112,7 @@ async def _run(live: LiveReply, conversation: Conversation, reply: Message, turn
             live.parts.append(services.gone_marker(conversation))
     except Exception as exc:
         log.exception("reply %s failed", live.message_id)
-        status, error = MessageStatus.FAILED, "Something went wrong on our side."
+        status, error = MessageStatus.FAILED, gettext("Something went wrong on our side.")
         detail = f"{type(exc).__name__}: {exc}"
     live.finishing = True
     if live.open_timer is not None:
@@ -187,7 +196,8 @@ async def _apply(live: LiveReply, conversation: Conversation, event) -> dict | N
         case ToolFailed(call_id=call_id, error=err):
             live.parts.append({"kind": "tool_result", "id": call_id, "error": err})
         case ApprovalRequired(name=name):
-            live.parts.append({"kind": "notice", "text": f"The tool {name} asks for approval."})
+            notice = gettext("The tool %(name)s asks for approval.") % {"name": name}
+            live.parts.append({"kind": "notice", "text": notice})
         case Citation(title=title, url=url, source=source):
             live.parts.append({"kind": "citation", "title": title, "url": url, "source": source})
         case Handoff(from_agent=from_agent, to_agent=to_agent):

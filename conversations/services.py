@@ -14,7 +14,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from conversations import deletion, shutdown, sidebar, versions
 from conversations.choices import Choice, choice_of
@@ -209,9 +210,11 @@ async def conversation_start(
 def clean_title(raw: str) -> str:
     title = " ".join((raw or "").split())
     if not title:
-        raise Refused("A title cannot be empty.")
+        raise Refused(gettext("A title cannot be empty."))
     if len(title) > TITLE_MAX_LENGTH:
-        raise Refused(f"A title can be at most {TITLE_MAX_LENGTH} characters.")
+        raise Refused(
+            gettext("A title can be at most %(limit)s characters.") % {"limit": TITLE_MAX_LENGTH}
+        )
     return title
 
 
@@ -262,7 +265,8 @@ async def conversation_archive(
     return conversation
 
 
-TRASHED = "This conversation is in Trash. Restore it to write in it."
+TRASHED = gettext_lazy("This conversation is in Trash. Restore it to write in it.")
+STILL_WRITING = gettext_lazy("A reply is still being written. Stop it or wait for it to finish.")
 TRASH_BATCH = 100  # conversations deleted upstream per round when a Trash is emptied
 
 
@@ -331,7 +335,7 @@ def local_title(text: str, *, words: int = 8) -> str:
         title = title[:59].rstrip() + "…"
     elif len(cleaned) > len(title):
         title += "…"
-    return title or "New conversation"
+    return title or gettext("New conversation")
 
 
 async def conversation_import_history(*, conversation: Conversation) -> int:
@@ -395,19 +399,23 @@ def gone_message(conversation: Conversation) -> str:
     """What a conversation its provider no longer has says, and what the assistant remembers."""
     name = provider_name(conversation.provider)
     if conversation.origin == Origin.WIDGET:
-        return f"{name} no longer has this conversation. Start a new conversation to go on."
+        return gettext(
+            "%(provider)s no longer has this conversation. Start a new conversation to go on."
+        ) % {"provider": name}
     if conversation.capabilities.keeps_earlier_turns_on_continue:
-        remembers = "the earlier turns are given to the assistant there, so it remembers them."
-    else:
-        remembers = (
-            "the assistant starts there without the earlier turns "
-            f"({conversation.adapter.no_earlier_turns_because}), and the new conversation "
-            "links back to this one."
+        said = gettext(
+            "%(provider)s no longer has this conversation, so it cannot go on here. Continue in "
+            "a new conversation: the earlier turns are given to the assistant there, so it "
+            "remembers them."
         )
-    return (
-        f"{name} no longer has this conversation, so it cannot go on here. "
-        f"Continue in a new conversation: {remembers}"
-    )
+    else:
+        said = gettext(
+            "%(provider)s no longer has this conversation, so it cannot go on here. Continue in "
+            "a new conversation: the assistant starts there without the earlier turns "
+            "(%(because)s), and the new conversation links back to this one."
+        )
+    because = conversation.adapter.no_earlier_turns_because
+    return said % {"provider": name, "because": because}
 
 
 def gone_marker(conversation: Conversation) -> dict:
@@ -456,13 +464,14 @@ def continuation_of(conversation: Conversation) -> tuple[Choice, dict]:
     Orq turn carries one user message, so an Orq continuation starts without them.
     """
     if not conversation.upstream_gone:
-        raise Refused("This conversation can still go on here.")
+        raise Refused(gettext("This conversation can still go on here."))
     if conversation.origin == Origin.WIDGET:
-        raise Refused("A visitor's conversation goes on in the widget.")
+        raise Refused(gettext("A visitor's conversation goes on in the widget."))
     choice = choice_of(conversation)
     if choice is None:
         raise Refused(
-            f"{conversation.choice_label} is no longer offered here; start a new conversation."
+            gettext("%(choice)s is no longer offered here; start a new conversation.")
+            % {"choice": conversation.choice_label}
         )
     fields = {"continued_from": conversation, "title": conversation.title}
     return choice, {**fields, "titled": conversation.titled}
@@ -495,12 +504,15 @@ def refresh_counters(conversation_id: int, **changes) -> None:
 
 def check_message(text: str) -> str:
     if not text or not text.strip():
-        raise Refused("Write a message first.")
+        raise Refused(gettext("Write a message first."))
     limit = settings.WEBCHAT_MAX_MESSAGE_CHARS
     if len(text) > limit:
         raise Refused(
-            f"That message is {len(text):,} characters; the limit is {limit:,}. "
-            "Nothing was sent: shorten it and try again."
+            gettext(
+                "That message is %(count)s characters; the limit is %(limit)s. "
+                "Nothing was sent: shorten it and try again."
+            )
+            % {"count": _number(len(text)), "limit": _number(limit)}
         )
     return text
 
@@ -517,9 +529,17 @@ def check_send_rate(user) -> None:
         count = 1
     if count > settings.WEBCHAT_SENDS_PER_MINUTE:
         raise Refused(
-            f"You can send {settings.WEBCHAT_SENDS_PER_MINUTE} messages a minute. "
-            "Wait a moment; your message is still in the box."
+            gettext(
+                "You can send %(count)s messages a minute. "
+                "Wait a moment; your message is still in the box."
+            )
+            % {"count": settings.WEBCHAT_SENDS_PER_MINUTE}
         )
+
+
+def _number(count: int) -> str:
+    """A count as the reader writes it: 32,000 in English, 32 000 in French."""
+    return formats.number_format(count, force_grouping=True)
 
 
 check_send_rate_async = sync_to_async(check_send_rate)
@@ -549,7 +569,7 @@ async def plan_regenerate(*, conversation: Conversation) -> Plan:
     shown = conversation.messages.shown()
     last_user = await shown.filter(role=Message.Role.USER).alast()
     if last_user is None:
-        raise Refused("There is nothing to regenerate yet.")
+        raise Refused(gettext("There is nothing to regenerate yet."))
     old_reply = await shown.filter(role=Message.Role.ASSISTANT, pk__gt=last_user.pk).afirst()
     # Branching providers restart before the question; others ask it again as a new turn.
     turn = await conversation.adapter.regenerate_turn(conversation, last_user)
@@ -563,15 +583,15 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
             pk=int(message_id), role=Message.Role.USER
         )
     except (Message.DoesNotExist, TypeError, ValueError):
-        raise Refused("That message is not in this conversation.") from None
+        raise Refused(gettext("That message is not in this conversation.")) from None
     if await conversation.messages.filter(status=MessageStatus.STREAMING).aexists():
         # Checked before an Orq edit re-points the conversation upstream, not after.
-        raise Refused("A reply is still being written. Stop it or wait for it to finish.")
+        raise Refused(STILL_WRITING)
     # A provider that cannot branch (Orq) makes a new upstream conversation from the edited
     # message, without the turns before it (the page says so).
     choice = choice_of(conversation)
     if choice is None:
-        raise Refused("This conversation's model is no longer offered here.")
+        raise Refused(gettext("This conversation's model is no longer offered here."))
     turn, repoint = await conversation.adapter.edit_turn(conversation, choice, message, text)
     return Plan(turn, replace_from=message, repoint=repoint)
 
@@ -592,7 +612,9 @@ def begin_turn(
     """
     try:
         if shutdown.draining():
-            raise Refused("Webchat is restarting. Send again in a moment; your message is kept.")
+            raise Refused(
+                gettext("Webchat is restarting. Send again in a moment; your message is kept.")
+            )
         return _begin_turn(conversation, text, replace_from, repoint)
     except Refused:
         if repoint:
@@ -609,7 +631,7 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
     now = timezone.now()
     with transaction.atomic():
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
-            raise Refused("A reply is still being written. Stop it or wait for it to finish.")
+            raise Refused(STILL_WRITING)
         if Conversation.objects.filter(pk=conversation.pk, older_version_shown=True).exists():
             raise Refused(older_version_refusal(conversation))
         if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
@@ -646,7 +668,7 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
                     created=now,
                 )
         except IntegrityError:
-            raise Refused("A reply is still being written.") from None
+            raise Refused(gettext("A reply is still being written.")) from None
         if replace_from is not None:
             first_new = user_message or reply
             conversation.messages.shown().filter(
@@ -657,11 +679,10 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
 
 
 def older_version_refusal(conversation: Conversation) -> str:
-    return (
-        f"This is an earlier version. {conversation.provider_name} keeps every "
-        "version in one conversation, so only the latest can be continued: show the latest "
-        "version to write here."
-    )
+    return gettext(
+        "This is an earlier version. %(provider)s keeps every version in one conversation, so "
+        "only the latest can be continued: show the latest version to write here."
+    ) % {"provider": conversation.provider_name}
 
 
 def _supersede(conversation: Conversation, upstream_id: str) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy as _
 
 ZONE_COOKIE = "webchat_tz"
 # "UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5": nothing else reaches
@@ -32,10 +33,10 @@ class Group:
     label: str
 
 
-TODAY = Group("today", "Today")
-YESTERDAY = Group("yesterday", "Yesterday")
-WEEK = Group("week", "Previous 7 days")
-MONTH = Group("month", "Previous 30 days")
+TODAY = Group("today", _("Today"))
+YESTERDAY = Group("yesterday", _("Yesterday"))
+WEEK = Group("week", _("Previous 7 days"))
+MONTH = Group("month", _("Previous 30 days"))
 
 
 def zone_of(request) -> tzinfo:

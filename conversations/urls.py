@@ -44,6 +44,7 @@ urlpatterns = [
     path("conversations/<int:pk>/archive", views.conversation_archive, name="archive"),
     path("conversations/<int:pk>/restore", views.conversation_restore, name="restore"),
     path("conversations/<int:pk>/continue", views.conversation_continue, name="continue"),
+    path("settings", views.user_settings_edit, name="settings"),
     path("status", views.status_page, name="status"),
     path("healthz", views.health, name="health"),
     path("favicon.ico", views.favicon, name="favicon"),

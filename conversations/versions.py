@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from conversations.models import Conversation, Message, MessageStatus
 
@@ -71,17 +72,19 @@ def show(conversation: Conversation, target_id: int) -> None:
             .first()
         )
         if target is None:
-            raise VersionRefused("That version is not in this conversation.")
+            raise VersionRefused(gettext("That version is not in this conversation."))
         root = target.fork_id or target.pk
         group = Message.objects.filter(conversation=conversation).filter(Q(pk=root) | Q(fork=root))
         current = group.shown().only("pk").first()
         if current is None or target.stash_id not in (None, target.pk):
-            raise VersionRefused("That version is inside another version that is not shown.")
+            raise VersionRefused(
+                gettext("That version is inside another version that is not shown.")
+            )
         if current.pk == target.pk:
             return
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
             raise VersionRefused(
-                "A reply is still being written. Stop it or wait for it to finish."
+                gettext("A reply is still being written. Stop it or wait for it to finish.")
             )
         here = {"upstream_id": conversation.upstream_id, "turn_ref": conversation.turn_ref}
         conversation.messages.shown().filter(pk__gte=current.pk).update(stash=current.pk)

@@ -9,16 +9,29 @@ from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import Resolver404, resolve, reverse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import failures, feedback, leases, message_search, runner, services, versions
+from conversations import (
+    failures,
+    feedback,
+    leases,
+    message_search,
+    runner,
+    services,
+    user_settings,
+    versions,
+)
 from conversations.choices import choice_for, default_choice, grouped_choices
+from conversations.forms import UserSettingsForm
 from conversations.message_view import MessageView, view_of
 from conversations.models import Conversation, Feedback
 from conversations.providers.status import checked_statuses
@@ -74,9 +87,14 @@ def _page_context(request, *, user, active=None, query="") -> dict:
         **_lists_context(request, user=user, query=query),
         "active": active,
         "choices": grouped_choices(),
-        "default_choice": default_choice(),
+        "default_choice": _default_choice(request),
         "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
+
+
+def _default_choice(request):
+    """The new chat's preselected model or agent: the person's own default, else the site's."""
+    return default_choice(user_settings.of_request(request).default_choice)
 
 
 @login_required
@@ -84,7 +102,7 @@ def _page_context(request, *, user, active=None, query="") -> dict:
 def index(request):
     """The sidebar and a new chat: pick a model or agent and write the first message."""
     if request.htmx and not request.htmx.history_restore_request:
-        context = {"choices": grouped_choices(), "default_choice": default_choice()}
+        context = {"choices": grouped_choices(), "default_choice": _default_choice(request)}
         context["max_chars"] = settings.WEBCHAT_MAX_MESSAGE_CHARS
         return render(request, f"{PAGE}#chat-pane", context)
     return render(request, PAGE, _page_context(request, user=request.user))
@@ -160,7 +178,7 @@ async def conversation_create(request):
     else:
         choice = choice_for(request.POST.get("choice", ""))
         if choice is None:
-            return flash(request, "Pick one of the offered models or agents.")
+            return flash(request, gettext("Pick one of the offered models or agents."))
     text = request.POST.get("text", "")
     await services.check_send(user, text)
     conversation, _, reply = await services.conversation_start(
@@ -324,7 +342,9 @@ async def message_feedback(request, pk, message_pk):
                     message=reply, user=user, rating=rating, comment=request.POST["comment"]
                 )
                 context["feedback_said"] = (
-                    "Comment saved." if given.comment else "Saved without a comment."
+                    gettext("Comment saved.")
+                    if given.comment
+                    else gettext("Saved without a comment.")
                 )
                 context["feedback_focus"] = True  # the form is gone: focus what replaced it
             else:
@@ -354,9 +374,9 @@ async def message_feedback(request, pk, message_pk):
 def _feedback_said(given: feedback.Given, form_open: bool) -> str:
     """What a screen reader hears after a thumb (the page's live region)."""
     if not given.rating:
-        return "Feedback taken back."
-    said = "Marked as a good reply." if given.up else "Marked as a bad reply."
-    return f"{said} You may add a comment below." if form_open else said
+        return gettext("Feedback taken back.")
+    said = gettext("Marked as a good reply.") if given.up else gettext("Marked as a bad reply.")
+    return f"{said} {gettext('You may add a comment below.')}" if form_open else said
 
 
 @login_required
@@ -405,14 +425,17 @@ async def conversation_delete(request, pk):
     if not request.htmx:
         return redirect("conversations:index")
     # Its row may be in Trash's list while the open chat's notice deleted it: the page drops it.
-    said = {"id": conversation.pk, "said": f"“{conversation.display_title}” is deleted for good."}
+    said = {
+        "id": conversation.pk,
+        "said": gettext("“%(title)s” is deleted for good.") % {"title": conversation.display_title},
+    }
     if was_open:
         context = await _sync_page_context(request, user, None)
         response = render(request, f"{PAGE}#deleted-open", context)
         response = push_url(response, reverse("conversations:index"))
-        return trigger_client_event(response, "trash-changed", said)
+        return trigger_client_event(response, "trash-changed", said, after="swap")
     # htmx 2 swaps nothing on 204: an empty 200 removes the row.
-    return trigger_client_event(HttpResponse(""), "trash-changed", said)
+    return trigger_client_event(HttpResponse(""), "trash-changed", said, after="swap")
 
 
 # --- Trash -----------------------------------------------------------------------------------
@@ -456,7 +479,7 @@ async def conversation_untrash(request, pk):
     reopen = request.POST.get("reopen") == str(conversation.pk)
     if target == "toast":
         context.update(main="toast", focus_row=conversation.pk)
-        context["said"] = f"“{conversation.display_title}” is back."
+        context["said"] = gettext("“%(title)s” is back.") % {"title": conversation.display_title}
     if conversation.archived_at is not None:  # the Archived view, with it, out of band
         context["archived_page"] = await sync_to_async(services.conversation_page)(
             owner=user, archived=True
@@ -470,9 +493,12 @@ async def conversation_untrash(request, pk):
         response = reswap(retarget(response, "#pane"), "innerHTML")
     if reopen:
         response = push_url(response, reverse("conversations:detail", args=[conversation.pk]))
-    # Said aloud, unless the toast (a live region) says it already.
-    said = "" if target == "toast" else f"“{conversation.display_title}” is out of Trash."
-    return trigger_client_event(response, "trash-changed", {"id": conversation.pk, "said": said})
+    # Said aloud, unless the toast (a live region) says it already. After the swap: the page
+    # drops a row of Trash then (trash.js), not before, while htmx still swaps from inside it.
+    out = gettext("“%(title)s” is out of Trash.") % {"title": conversation.display_title}
+    said = "" if target == "toast" else out
+    detail = {"id": conversation.pk, "said": said}
+    return trigger_client_event(response, "trash-changed", detail, after="swap")
 
 
 @login_required
@@ -521,12 +547,16 @@ async def trash_empty(request):
     context["was_open"] = open_one is not None and open_one.pk in deleted
     if kept:
         why = failures.explain(kept[0].error).message if kept[0].error else ""
-        context["flash"] = f"{len(kept)} conversation(s) stayed in Trash. {why}".strip()
+        stayed = gettext("%(count)s conversation(s) stayed in Trash.") % {"count": len(kept)}
+        context["flash"] = f"{stayed} {why}".strip()
     response = render(request, f"{PAGE}#trash-emptied", context)
     if context["was_open"]:
         response = push_url(response, reverse("conversations:index"))
-    said = f"Trash emptied: {len(deleted)} conversation(s) deleted for good."
-    return trigger_client_event(response, "trash-changed", {"said": said, "emptied": deleted})
+    said = gettext("Trash emptied: %(count)s conversation(s) deleted for good.") % {
+        "count": len(deleted)
+    }
+    detail = {"said": said, "emptied": deleted}
+    return trigger_client_event(response, "trash-changed", detail, after="swap")
 
 
 @login_required
@@ -560,10 +590,12 @@ async def conversation_restore(request, pk):
 
 
 SIDEBAR_SAID = {
-    "pinned": "“{}” is pinned: it is listed first.",
-    "unpinned": "“{}” is no longer pinned.",
-    "archived": "“{}” is archived: it is under Archived conversations, and search finds it.",
-    "restored": "“{}” is back in the list.",
+    "pinned": gettext_lazy("“%(title)s” is pinned: it is listed first."),
+    "unpinned": gettext_lazy("“%(title)s” is no longer pinned."),
+    "archived": gettext_lazy(
+        "“%(title)s” is archived: it is under Archived conversations, and search finds it."
+    ),
+    "restored": gettext_lazy("“%(title)s” is back in the list."),
 }
 
 
@@ -603,7 +635,7 @@ async def _sidebar_changed(request, conversation: Conversation, change: str) -> 
     response = render(request, f"{PAGE}#sidebar-changed", context)
     if context.get("main") == "lists":
         response = reswap(retarget(response, "#sidebar-lists"), "innerHTML")
-    said = SIDEBAR_SAID[change].format(conversation.display_title)
+    said = SIDEBAR_SAID[change] % {"title": conversation.display_title}
     # Restored from the open chat, its row may still be in the Archived view: the page drops it.
     detail = {"id": conversation.pk, "said": said, "restored": from_notice}
     return trigger_client_event(response, "sidebar-changed", detail)
@@ -637,6 +669,46 @@ async def conversation_continue(request, pk):
         return render(request, f"{PAGE}#chat-pane", context)
     page = await sync_to_async(_page_context)(request, user=await request.auser())
     return await sync_to_async(render)(request, PAGE, {**page, **context})
+
+
+# --- Settings --------------------------------------------------------------------------------
+
+SETTINGS_PAGE = "conversations/settings.html"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def user_settings_edit(request):
+    """A person's own settings (there is no one else's to ask for): GET shows them, POST saves
+    them. Saved, the page comes back (without htmx, after a redirect) in the language just
+    chosen, and says so in its live region; htmx swaps the form and the page follows the theme,
+    language and send key at once (static/js/settings.js)."""
+    if request.method == "GET":
+        form = UserSettingsForm.of(user_settings.of_request(request))
+        return render(request, SETTINGS_PAGE, _settings_context(form))
+    form = UserSettingsForm(request.POST)
+    if not form.is_valid():
+        # With htmx, the form again and an empty live region (no "saved" left from before).
+        template = f"{SETTINGS_PAGE}#settings-saved" if request.htmx else SETTINGS_PAGE
+        return render(request, template, _settings_context(form), status=422)
+    saved = user_settings.user_settings_save(user=request.user, **form.cleaned_data)
+    request.user_settings = saved  # the page that answers shows the new ones
+    language = user_settings.language_for(saved, request.headers.get("Accept-Language", ""))
+    with translation.override(language):
+        said = gettext("Settings saved.")
+        if not request.htmx:
+            messages.success(request, said)
+            return redirect("conversations:settings")
+        context = {**_settings_context(UserSettingsForm.of(saved)), "said": said}
+        response = render(request, f"{SETTINGS_PAGE}#settings-saved", context)
+        title = f"{gettext('Settings')} · Webchat"
+    detail = {"theme": saved.theme, "language": language, "sendKey": saved.send_key}
+    return trigger_client_event(response, "settings-saved", {**detail, "title": title})
+
+
+def _settings_context(form: UserSettingsForm) -> dict:
+    site_default = default_choice()
+    return {"form": form, "choices": grouped_choices(), "site_default": site_default}
 
 
 @login_required

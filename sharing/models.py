@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 
 def new_token() -> str:
@@ -23,8 +24,8 @@ class Share(models.Model):
     """
 
     class Audience(models.TextChoices):
-        MEMBERS = "members", "Signed-in members"
-        ANYONE = "anyone", "Anyone with the link"
+        MEMBERS = "members", gettext_lazy("Signed-in members")
+        ANYONE = "anyone", gettext_lazy("Anyone with the link")
 
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="shares"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from administration import audit
 from administration.models import AuditAction
@@ -21,8 +22,8 @@ from sharing.models import Share, SharedCopy
 from webchat.badinput import BadInput
 
 # What a link may last, as the form offers it: (value, label, days).
-EXPIRY = (("never", "Never", None), ("1", "In 1 day", 1), ("7", "In 7 days", 7),
-          ("30", "In 30 days", 30))  # fmt: skip
+EXPIRY = (("never", gettext_lazy("Never"), None), ("1", gettext_lazy("In 1 day"), 1),
+          ("7", gettext_lazy("In 7 days"), 7), ("30", gettext_lazy("In 30 days"), 30))  # fmt: skip
 COPY_SUFFIX = " (copy)"
 
 
@@ -40,11 +41,13 @@ def share_create(*, conversation: Conversation, by, audience: str, expires: str,
         raise BadInput("Pick when the link expires: never, or in 1, 7 or 30 days.")
     if audience == Share.Audience.ANYONE and not public_allowed():
         raise Refused(
-            "An administrator has turned off links for anyone: make one for signed-in members."
+            gettext(
+                "An administrator has turned off links for anyone: make one for signed-in members."
+            )
         )
     ids = list(conversation.messages.shown().order_by("id").values_list("pk", flat=True))
     if not ids:
-        raise Refused("There is nothing to share yet: write a message first.")
+        raise Refused(gettext("There is nothing to share yet: write a message first."))
     now = timezone.now()
     share = Share.objects.create(
         conversation=conversation,
@@ -138,8 +141,11 @@ async def share_continue(*, share: Share, user, request=None) -> Conversation:
     choice = choice_of(original)
     if choice is None:
         raise Refused(
-            f"{original.choice_label} on {original.provider_label} is no longer offered here, "
-            "so this conversation cannot be continued. Start a new chat instead."
+            gettext(
+                "%(choice)s on %(provider)s is no longer offered here, so this conversation "
+                "cannot be continued. Start a new chat instead."
+            )
+            % {"choice": original.choice_label, "provider": original.provider_label}
         )
     title = original.display_title[: TITLE_MAX_LENGTH - len(COPY_SUFFIX)] + COPY_SUFFIX
     conversation = await services.conversation_create(

@@ -12,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import failures
@@ -95,7 +96,7 @@ def share_create(request, pk):
         return _panel(request, conversation, error=str(refusal), status=422)
     if not request.htmx:
         return redirect(reverse("sharing:panel", args=[pk]) + f"?created={share.pk}")
-    said = "Link created. Copy it and send it to whoever should read this conversation."
+    said = gettext("Link created. Copy it and send it to whoever should read this conversation.")
     return _panel(request, conversation, created=share, said=said)
 
 
@@ -107,7 +108,7 @@ def share_revoke(request, pk, share_pk):
     services.share_revoke(share=share, request=request)
     if not request.htmx:
         return redirect("sharing:panel", pk)
-    return _panel(request, conversation, said="Link revoked: it no longer opens.")
+    return _panel(request, conversation, said=gettext("Link revoked: it no longer opens."))
 
 
 def _not_valid(request) -> HttpResponse:

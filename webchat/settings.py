@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Each signed-in person's language (else the browser's) and settings, read once a request.
+    "conversations.user_settings.user_language",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "conversations.user_settings.user_settings",
             ],
         },
     },
@@ -118,7 +121,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-# The widget speaks its visitors' language: English and French are shipped (locale/).
+# English and French are shipped (locale/): the widget speaks its visitors' language, the team
+# chat each person's (their settings, else their browser's: conversations/user_settings.py).
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [_shipped("locale")]
 TIME_ZONE = "UTC"

@@ -13,6 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils.translation import gettext
+
 from upstream.errors import NotConfigured
 
 if TYPE_CHECKING:
@@ -87,7 +89,7 @@ class ProviderAdapter:
         """Why a continuation starts without the earlier turns (a provider without
         `capabilities.keeps_earlier_turns_on_continue`), as a clause in a sentence; an adapter
         may say it better ("an Orq turn carries one message")."""
-        return f"{self.name} is not given them"
+        return gettext("%(provider)s is not given them") % {"provider": self.name}
 
     @property
     def api_key_setting(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from conversations.providers.base import (
     Capabilities,
@@ -24,7 +25,7 @@ class OrqAdapter(ProviderAdapter):
     name = "Orq"
     settings_prefix = "ORQ"
     emulated = True
-    no_earlier_turns_because = "an Orq turn carries one message"
+    no_earlier_turns_because = gettext_lazy("an Orq turn carries one message")
     capabilities = Capabilities(
         can_rename=True,
         can_branch=False,

@@ -356,7 +356,7 @@
       };
       form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
       box.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+        if (sends(event)) { event.preventDefault(); submit(); }
       });
       form.querySelector("#stop").addEventListener("click", () => this.send({ type: "stop" }));
       this.section.addEventListener("click", (event) => {
@@ -393,7 +393,10 @@
       area.focus();
       const close = () => form.remove();
       form.querySelector("[data-edit-cancel]").addEventListener("click", close);
-      area.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); close(); } });
+      area.addEventListener("keydown", (e) => {
+        if (e.key === "Escape") { e.stopPropagation(); close(); }
+        if (sends(e)) { e.preventDefault(); form.requestSubmit(); }
+      });
       form.addEventListener("submit", (e) => {
         e.preventDefault();
         if (this.tooLong(area.value)) return;
@@ -414,6 +417,15 @@
   customElements.define("webchat-chat", WebchatChat);
 
   function replyEl(id) { return document.getElementById(`reply-${id}`); }
+
+  // Whether this key sends what is being written (the composer, an edit, a new chat's first
+  // message), by the person's setting on <body data-send-key>: "enter" (Enter sends, Shift+Enter
+  // adds a line) or "ctrl-enter" (Ctrl+Enter, ⌘+Enter on a Mac, sends; Enter adds a line).
+  function sends(event) {
+    if (event.key !== "Enter" || event.isComposing) return false;
+    if (document.body.dataset.sendKey === "ctrl-enter") return event.ctrlKey || event.metaKey;
+    return !event.shiftKey;
+  }
 
   // A reply's thumbs and comment are the page's: HTML from the socket cannot know them (it
   // shows none given), so a reply the socket shows again keeps the feedback it had here.
@@ -477,7 +489,7 @@
   // A new chat's first message goes with the form that makes the conversation (htmx): Enter
   // sends it, and an empty or too long one is answered here without a round trip.
   document.addEventListener("keydown", (event) => {
-    if (event.target.id === "new-text" && event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.target.id === "new-text" && sends(event)) {
       event.preventDefault();
       event.target.form.requestSubmit();
     }

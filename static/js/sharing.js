@@ -17,7 +17,7 @@
     try {
       await navigator.clipboard.writeText(button.dataset.copyLink);
       button.textContent = button.dataset.copied;
-      say(button, "Link copied.");
+      say(button, button.closest(".share-panel")?.querySelector("[data-share-status]")?.dataset.sayCopied || "");
     } catch {
       button.textContent = button.dataset.failed;
       // The link is in its box beside the button: selected, Ctrl+C copies it.

@@ -31,8 +31,6 @@
     } else if (event.target.closest("[data-hide-trash]")) {
       sidebar.classList.remove("showing-trash");
       sidebar.querySelector("[data-show-trash]")?.focus();
-    } else if (event.target.closest("[data-show-archived]")) {
-      sidebar.classList.remove("showing-trash");
     }
   });
   search?.addEventListener("input", () => sidebar.classList.remove("showing-trash"));

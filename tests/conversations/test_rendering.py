@@ -467,7 +467,10 @@ def test_highlight_css_has_light_and_dark_rules_and_is_up_to_date():
 
     assert ".highlight .k {" in css
     _, dark = css.split("@media (prefers-color-scheme: dark) {")
-    assert ".highlight .k {" in dark
+    preferred, chosen = dark.split("\n}\n")
+    # The system's dark, unless the person chose light; and dark whenever they chose it.
+    assert ':root:not([data-theme="light"]) .highlight .k {' in preferred
+    assert ':root[data-theme="dark"] .highlight .k {' in chosen
     assert not re.search(r"^pre\b", css, re.M)
     static = Path(__file__).resolve().parents[2] / "static" / "css" / "highlight.css"
     assert static.read_text() == css

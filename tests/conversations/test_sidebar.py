@@ -385,4 +385,4 @@ def test_a_sidebar_page_costs_the_same_few_queries_whatever_one_has(as_alice, al
     grow(400)
     many = {name: queries_for(as_alice, url, **extra) for name, (url, extra) in pages.items()}
     assert few == many
-    assert many["lists"] <= 4  # session, user, the pinned ones, one page
+    assert many["lists"] <= 5  # session, user, their settings, the pinned ones, one page

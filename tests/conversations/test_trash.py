@@ -164,7 +164,7 @@ def test_undo_from_the_toast_says_so_and_brings_the_row_back_focused(as_alice, a
     assert row_ids(rest) == [conversation.pk]
     assert f'aria-label="Pin {conversation.title}" title="Pin" autofocus' in rest
     # The toast says it (a live region): nothing more to announce.
-    assert '"said": ""' in response["HX-Trigger"]
+    assert '"said": ""' in response["HX-Trigger-After-Swap"]
 
 
 def test_undo_of_an_archived_one_puts_it_back_in_the_archived_view(as_alice, alice):
@@ -236,7 +236,7 @@ def test_restore_from_trash_takes_its_row_away_and_puts_it_back_in_the_list(as_a
     main, _, rest = body.partition('<div hx-swap-oob="innerHTML:#sidebar-lists">')
     assert main.strip() == ""
     assert row_ids(rest) == [conversation.pk]
-    assert "is out of Trash" in response["HX-Trigger"]
+    assert "is out of Trash" in response["HX-Trigger-After-Swap"]
     assert row_ids(trash_of(as_alice), "trashed") == []
 
 
@@ -295,7 +295,7 @@ def test_delete_forever_deletes_upstream_with_a_tombstone_and_an_audit_row(as_al
         url("delete", conversation), HTTP_HX_TARGET=f"trashed-{conversation.pk}", **HTMX
     )
     assert response.status_code == 200 and response.content == b""
-    assert "is deleted for good" in response["HX-Trigger"]
+    assert "is deleted for good" in response["HX-Trigger-After-Swap"]
     assert not Conversation.objects.filter(pk=conversation.pk).exists()
     assert not exists_upstream(conversation.upstream_id)
     tombstone = Tombstone.objects.get(conversation_id=conversation.pk)
@@ -315,7 +315,7 @@ def test_empty_trash_asks_first_then_deletes_everything_in_it_everywhere(as_alic
     assert "Empty trash…" in body
     trash_list = body.split('hx-swap-oob="innerHTML:#trash-list">', 1)[1]
     assert row_ids(trash_list, "trashed") == [] and "Trash is empty." in trash_list
-    assert "2 conversation(s) deleted for good" in response["HX-Trigger"]
+    assert "2 conversation(s) deleted for good" in response["HX-Trigger-After-Swap"]
     assert set(Conversation.objects.values_list("pk", flat=True)) == {kept.pk, bobs.pk}
     for conversation in mine:
         assert not exists_upstream(conversation.upstream_id)
@@ -459,6 +459,11 @@ async def test_the_socket_refuses_every_turn_in_a_trashed_conversation(alice):
         await socket.send_json_to(request)
         assert await receive(socket) == {"type": "error", "message": services.TRASHED}
     assert await conversation.messages.acount() == 2
+    await socket.disconnect()
+    # Opened again while in Trash: the reply it shows offers no Regenerate.
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    snapshot = await receive(socket)
+    assert snapshot["type"] == "snapshot" and "data-regenerate" not in snapshot["html"]
     await socket.disconnect()
 
 

@@ -138,8 +138,9 @@ def test_sidebar_page_uses_a_constant_number_of_queries(
     as_alice, alice, django_assert_max_num_queries
 ):
     make_many(alice, 100)
-    # The session, the user, the pinned ones and the page (tests/conversations/test_sidebar.py).
-    with django_assert_max_num_queries(4):
+    # The session, the user, their settings (conversations/user_settings.py), the pinned ones
+    # and the page (tests/conversations/test_sidebar.py).
+    with django_assert_max_num_queries(5):
         as_alice.get(reverse("conversations:list"), **HTMX)
 
 

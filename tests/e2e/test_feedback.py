@@ -109,7 +109,6 @@ def test_a_bad_reply_with_a_comment_reaches_the_administrator(page: Page, live_w
 
 def test_the_thumbs_are_large_enough_to_tap_on_a_phone(phone: Page, live_webchat):
     sign_in(phone, live_webchat)
-    phone.get_by_role("button", name="Show conversations").first.click()  # "New chat" is there
     new_chat(phone, "mistral:model:mistral-small-latest", "A quick one to rate on the phone")
     reply = last_reply(phone)
     expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)

@@ -53,7 +53,6 @@ def test_a_reply_shows_its_time_model_copy_and_tool_json(page: Page, live_webcha
 
 def test_message_actions_are_large_enough_to_tap_on_a_phone(phone: Page, live_webchat):
     sign_in(phone, live_webchat)
-    phone.get_by_role("button", name="Show conversations").first.click()  # "New chat" is there
     new_chat(phone, "mistral:model:mistral-small-latest", "A short question for the phone")
     reply = last_reply(phone)
     expect(reply).to_have_attribute("data-status", "complete", timeout=20_000)

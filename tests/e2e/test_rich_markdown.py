@@ -91,7 +91,6 @@ def test_a_table_a_checklist_and_math_show_formatted_while_streaming_and_after(
 
 def test_on_a_phone_a_wide_table_scrolls_in_its_box_not_the_page(phone: Page, live_webchat):
     sign_in(phone, live_webchat)
-    phone.get_by_role("button", name="Show conversations").first.click()  # "New chat" is there
     new_chat(
         phone,
         MISTRAL,

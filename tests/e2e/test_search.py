@@ -36,8 +36,7 @@ def test_search_finds_words_in_messages_and_opens_there(page: Page, live_webchat
 
 
 def test_search_on_a_phone(phone: Page, live_webchat):
-    sign_in(phone, live_webchat)
-    phone.get_by_role("button", name="Show conversations").first.click()
+    sign_in(phone, live_webchat)  # the list is the phone's home screen
     new_chat(phone, "mistral:model:mistral-small-latest", "Pocket search: quinoa salad")
     expect(last_reply(phone)).to_have_attribute("data-status", "complete", timeout=20_000)
     phone.get_by_role("button", name="Show conversations").first.click()

@@ -175,7 +175,6 @@ def test_a_link_for_anyone_reads_signed_out_until_it_is_revoked(
 
 def test_the_share_panel_fits_a_phone(phone: Page, live_webchat):
     sign_in(phone, live_webchat)
-    phone.get_by_role("button", name="Show conversations").first.click()  # "New chat" is there
     new_chat(phone, "mistral:model:mistral-small-latest", "A short question for the phone")
     expect(last_reply(phone)).to_have_attribute("data-status", "complete", timeout=30_000)
     panel = open_share_panel(phone)
