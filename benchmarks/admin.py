@@ -11,23 +11,21 @@ peak memory. The data is made by SQL in a scratch database that is dropped at th
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import platform
 import statistics
 import sys
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-RESULTS = ROOT / "benchmarks" / "results"
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+import scratch  # noqa: E402 (beside this file)
+
+RESULTS = scratch.RESULTS
 CONVERSATIONS = 100_000
 MESSAGES = 1_000_000
 LONG = 500  # messages in the transcript measured
@@ -38,22 +36,10 @@ WORDS = (
 ).split()
 
 
-def create_database(keep_name: str | None) -> tuple[str, str]:
-    name = keep_name or f"webchat_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = ADMIN_URL.rpartition("/")
-    if not keep_name:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    return name, f"{base}/{name}"
-
-
-def drop_database(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def populate(url: str) -> None:
     """Users, conversations, messages and 90 days of usage, all made inside PostgreSQL."""
+    from conversations.models import Conversation, Message
+
     words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
     per = MESSAGES // CONVERSATIONS
     with psycopg.connect(url, autocommit=True) as db:
@@ -63,29 +49,50 @@ def populate(url: str) -> None:
             " SELECT '!', false, 'user' || i, '', '', '', false, true, now()"
             " FROM generate_series(1, 200) i"
         )
+        conversation_columns, conversation_values = scratch.filled(
+            Conversation,
+            {
+                "owner_id": "(SELECT min(id) FROM auth_user) + i % 200",
+                "provider": "CASE WHEN i % 2 = 0 THEN 'orq' ELSE 'mistral' END",
+                "model": "CASE WHEN i % 2 = 0 THEN 'openai/gpt-4o' ELSE 'mistral-small-latest' END",
+                "upstream_id": "'conv_' || i",
+                "title": f"initcap(({words})[1 + i % {len(WORDS)}]) || ' ' || i",
+                "titled": "true",
+                "origin": "CASE WHEN i % 10 = 0 THEN 'widget' ELSE 'app' END",
+                "created": "now() - (i || ' minutes')::interval",
+                "updated": "now() - (i || ' minutes')::interval",
+                "message_count": str(per),
+                "tokens_in": f"{per} * 40",
+                "tokens_out": f"{per} * 120",
+                "last_status": "'complete'",
+            },
+        )
         db.execute(
-            "INSERT INTO conversations_conversation (owner_id, provider, model, agent, upstream_id,"
-            " superseded_upstream_ids, turn_ref, title, titled, origin, created, updated,"
-            " message_count, tokens_in, tokens_out, last_status)"
-            " SELECT (SELECT min(id) FROM auth_user) + i % 200,"
-            " CASE WHEN i % 2 = 0 THEN 'orq' ELSE 'mistral' END,"
-            " CASE WHEN i % 2 = 0 THEN 'openai/gpt-4o' ELSE 'mistral-small-latest' END, '',"
-            " 'conv_' || i, '[]', '',"
-            f" initcap(({words})[1 + i % {len(WORDS)}]) || ' ' || i, true,"
-            " CASE WHEN i % 10 = 0 THEN 'widget' ELSE 'app' END,"
-            " now() - (i || ' minutes')::interval, now() - (i || ' minutes')::interval,"
-            f" {per}, {per} * 40, {per} * 120, 'complete'"
-            f" FROM generate_series(1, {CONVERSATIONS}) i"
+            f"INSERT INTO conversations_conversation ({conversation_columns})"
+            f" SELECT {conversation_values} FROM generate_series(1, {CONVERSATIONS}) i"
         )
         # Ten messages each; every text 24 words from the vocabulary plus a unique token.
+        reply = {
+            "status": "'complete'",
+            "model": "'mistral-small-latest'",
+            "usage_input": "40",
+            "usage_output": "120",
+            "usage_total": "160",
+            "created": "now()",
+            "completed": "now()",
+        }
+        columns, values = scratch.filled(
+            Message,
+            {
+                "conversation_id": f"c.id + m / {per}",
+                "role": "CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END",
+                "text": "t.text",
+                "html": "'<p>' || t.text || '</p>'",
+                **reply,
+            },
+        )
         db.execute(
-            "INSERT INTO conversations_message (conversation_id, role, text, html, parts, status,"
-            " error, model, usage_input, usage_output, usage_total, upstream_id, seq, runner,"
-            " stop_requested, created, completed)"
-            " SELECT c.id + m / " + str(per) + ","
-            " CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END,"
-            f" t.text, '<p>' || t.text || '</p>', '[]', 'complete', '',"
-            " 'mistral-small-latest', 40, 120, 160, '', 0, '', false, now(), now()"
+            f"INSERT INTO conversations_message ({columns}) SELECT {values}"
             f" FROM generate_series(0, {MESSAGES - 1}) m"
             " CROSS JOIN (SELECT min(id) AS id FROM conversations_conversation) c"
             " CROSS JOIN LATERAL (SELECT array_to_string(ARRAY("
@@ -93,15 +100,19 @@ def populate(url: str) -> None:
             "   FROM generate_series(1, 24) k), ' ') || ' token' || m AS text) t"
         )
         # One long conversation for the transcript.
+        long_text = "repeat('A paragraph of a long answer. ', 20)"
+        columns, values = scratch.filled(
+            Message,
+            {
+                "conversation_id": "(SELECT max(id) FROM conversations_conversation)",
+                "role": "CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END",
+                "text": long_text,
+                "html": f"'<p>' || {long_text} || '</p>'",
+                **reply,
+            },
+        )
         db.execute(
-            "INSERT INTO conversations_message (conversation_id, role, text, html, parts, status,"
-            " error, model, usage_input, usage_output, usage_total, upstream_id, seq, runner,"
-            " stop_requested, created, completed)"
-            " SELECT (SELECT max(id) FROM conversations_conversation),"
-            " CASE WHEN m % 2 = 0 THEN 'user' ELSE 'assistant' END,"
-            " repeat('A paragraph of a long answer. ', 20), "
-            " '<p>' || repeat('A paragraph of a long answer. ', 20) || '</p>', '[]', 'complete',"
-            " '', 'mistral-small-latest', 40, 120, 160, '', 0, '', false, now(), now()"
+            f"INSERT INTO conversations_message ({columns}) SELECT {values}"
             f" FROM generate_series(1, {LONG}) m"
         )
         db.execute(
@@ -119,40 +130,7 @@ def populate(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", metavar="DATABASE", nargs="?", const="", default=None)
-    args = parser.parse_args()
-    name, url = create_database(args.keep or None)
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="webchat.settings",
-        WEBCHAT_DEMO="1",
-        ORQ_API_KEY="bench",
-        MISTRAL_API_KEY="bench",
-        LOG_LEVEL="WARNING",
-        DJANGO_ALLOWED_HOSTS="testserver",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    began = time.monotonic()
-    print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} cores · {time.strftime('%Y-%m-%d %H:%M %Z')} · {name}", flush=True)  # fmt: skip
-    try:
-        if not args.keep:
-            call_command("migrate", verbosity=0)
-            populate(url)
-            print(f"populated in {time.monotonic() - began:.0f} s", flush=True)
-        results = measure()
-    finally:
-        if args.keep is None:
-            drop_database(name)
-        else:
-            print(f"kept {url}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "admin.json").write_text(json.dumps(results, indent=2))
+    scratch.run(__doc__.splitlines()[0], populate, measure, "admin")
 
 
 def measure() -> dict:

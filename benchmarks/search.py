@@ -13,9 +13,6 @@ SQL in a scratch database that is dropped at the end.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import platform
 import statistics
 import sys
@@ -27,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import psycopg  # noqa: E402
-from admin import create_database, drop_database  # noqa: E402
+import scratch  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 CONVERSATIONS = 10_000
@@ -38,32 +35,6 @@ COMMON = (
     "the plan for next quarter needs budget review before launch and we should check latency "
     "numbers with support after migration of the database to new servers in march"
 ).split()
-
-
-def filled(model, given: dict[str, str]) -> tuple[str, str]:
-    """The INSERT's columns and SQL values: `given`, and every other NOT NULL column at its
-    field's default (fields added later need no change here)."""
-    import json as _json
-
-    from django.db.models import JSONField
-
-    values = dict(given)
-    for field in model._meta.concrete_fields:
-        if field.column in values or field.null or field.primary_key:
-            continue
-        default = field.get_default()
-        if isinstance(field, JSONField):
-            literal = "'" + _json.dumps(default).replace("'", "''") + "'"
-        elif isinstance(default, bool):
-            literal = "true" if default else "false"
-        elif isinstance(default, int | float):
-            literal = str(default)
-        elif default is None or hasattr(default, "isoformat"):
-            literal = "now()"
-        else:
-            literal = "'" + str(default).replace("'", "''") + "'"
-        values[field.column] = literal
-    return ", ".join(values), ", ".join(values.values())
 
 
 def populate(url: str) -> None:
@@ -78,7 +49,7 @@ def populate(url: str) -> None:
         f"SELECT ({words})[1 + ((m::bigint * 7919 + k * 104729) % {len(COMMON)})]"
         " FROM generate_series(1, 24) k), ' ') || ' topic' || (m % 100) || ' token' || m"
     )
-    conversation_columns, conversation_values = filled(
+    conversation_columns, conversation_values = scratch.filled(
         Conversation,
         {
             "owner_id": "(SELECT min(id) FROM auth_user) + CASE WHEN i <= "
@@ -94,7 +65,7 @@ def populate(url: str) -> None:
             "last_status": "'complete'",
         },
     )
-    message_columns, message_values = filled(
+    message_columns, message_values = scratch.filled(
         Message,
         {
             "conversation_id": f"c.id + m / {per}",
@@ -130,40 +101,7 @@ def populate(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", metavar="DATABASE", nargs="?", const="", default=None)
-    args = parser.parse_args()
-    name, url = create_database(args.keep or None)
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="webchat.settings",
-        WEBCHAT_DEMO="1",
-        ORQ_API_KEY="bench",
-        MISTRAL_API_KEY="bench",
-        LOG_LEVEL="WARNING",
-        DJANGO_ALLOWED_HOSTS="testserver",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    began = time.monotonic()
-    print(f"{platform.node()} · {platform.processor() or platform.machine()} · "
-          f"{os.cpu_count()} cores · {time.strftime('%Y-%m-%d %H:%M %Z')} · {name}", flush=True)  # fmt: skip
-    try:
-        if not args.keep:
-            call_command("migrate", verbosity=0)
-            populate(url)
-            print(f"populated in {time.monotonic() - began:.0f} s", flush=True)
-        results = measure()
-    finally:
-        if args.keep is None:
-            drop_database(name)
-        else:
-            print(f"kept {url}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search.json").write_text(json.dumps(results, indent=2))
+    scratch.run(__doc__.splitlines()[0], populate, measure, "search")
 
 
 def measure() -> dict:

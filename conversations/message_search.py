@@ -29,7 +29,7 @@ READ = 400
 # PostgreSQL: up to this many matches are sorted; more, and the newest conversations are read
 # BATCH at a time, at most COMMON_SCAN of them.
 FEW = 2000
-BATCH = 50
+BATCH = 100
 COMMON_SCAN = 2000
 SNIPPET_CHARS = 160
 MAX_QUERY_CHARS = 200

@@ -376,7 +376,8 @@ def _feedback_said(given: feedback.Given, form_open: bool) -> str:
     if not given.rating:
         return gettext("Feedback taken back.")
     said = gettext("Marked as a good reply.") if given.up else gettext("Marked as a bad reply.")
-    return f"{said} {gettext('You may add a comment below.')}" if form_open else said
+    more = gettext("You may add a comment below.")
+    return f"{said} {more}" if form_open else said
 
 
 @login_required

@@ -4,14 +4,9 @@ only the owner's shown messages. Run in a child process against a scratch databa
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from emulator.process import ROOT
+from tests.scripts import run_script
 
 SCRIPT = """
 import json
@@ -63,21 +58,7 @@ print(json.dumps(results))
 
 @pytest.mark.slow
 def test_message_search_on_postgresql(scratch_database):
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "webchat.settings",
-            "WEBCHAT_DEMO": "1",
-            "DATABASE_URL": scratch_database,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = run_script(SCRIPT, scratch_database)
     assert found["rare"] == [["alice 7", "a reply about gardens <mark>alice7</mark>"]]
     assert len(found["phrase"]) == 20 and all("alice" in t for t, _ in found["phrase"])
     assert found["phrase"][0] == ["alice 39", "a reply <mark>about gardens</mark> alice39"]

@@ -9,14 +9,9 @@ send.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from emulator.process import ROOT
+from tests.scripts import run_script
 
 SCRIPT = """
 import json
@@ -122,21 +117,7 @@ INDEX_OF = {
 
 @pytest.mark.slow
 def test_each_sidebar_query_reads_its_index_in_order_on_postgresql(scratch_database):
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "webchat.settings",
-            "WEBCHAT_DEMO": "1",
-            "DATABASE_URL": scratch_database,
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = run_script(SCRIPT, scratch_database)
     assert found["counts"] == [30, 20, 30, 30]  # a page, every pinned one, a page, a page
     for name, nodes in found["plans"].items():
         types = [node["type"] for node in nodes]

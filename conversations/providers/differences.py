@@ -44,6 +44,21 @@ def _edit(a: ProviderAdapter) -> str:
     )
 
 
+def _versions(a: ProviderAdapter) -> str:
+    if a.capabilities.can_branch:
+        return f"each is its own {a.name} conversation: the one shown is the one that goes on"
+    return (
+        f"only the latest goes on ({a.name} cannot branch back to an earlier one); earlier ones "
+        "are for reading (the page says so)"
+    )
+
+
+def _shared_copy(a: ProviderAdapter) -> str:
+    if a.capabilities.keeps_earlier_turns_on_continue:
+        return "given the copied turns"
+    return f"starts without the copied turns ({a.no_earlier_turns_because})"
+
+
 def _continue(a: ProviderAdapter) -> str:
     if a.capabilities.keeps_earlier_turns_on_continue:
         return "a new conversation, given the earlier turns"
@@ -60,7 +75,9 @@ ROWS: list[tuple[str, Callable[[ProviderAdapter], str]]] = [
     ("Title after the first exchange", _title),
     ("Regenerate", _regenerate),
     ("Edit an earlier message", _edit),
+    ("Versions (after a regenerate or edit)", _versions),
     ("Continue one the provider lost", _continue),
+    ("Continue a shared conversation", _shared_copy),
     ("Instructions", _takes("instructions", lambda a: a.capabilities.takes_instructions)),
     ("Files", _takes("files", lambda a: a.capabilities.takes_files)),
     ("Delete", lambda a: "deletes every upstream conversation the chat used"),

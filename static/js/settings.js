@@ -14,4 +14,15 @@
     if (sendKey) document.body.dataset.sendKey = sendKey;
     if (title) document.title = title;
   });
+
+  // The form came back: the focus goes to the first field that is wrong, else stays on Save
+  // (htmx keeps it by its id; this catches a click that left it nowhere).
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.target?.id !== "settings") return;
+    const invalid = document.querySelector('#settings [aria-invalid="true"]');
+    const field = invalid?.matches("select") ? invalid : invalid?.querySelector("input:checked, input");
+    const active = document.activeElement;
+    if (field) field.focus();
+    else if (!active || active === document.body || !active.isConnected) document.getElementById("settings-save")?.focus();
+  });
 })();

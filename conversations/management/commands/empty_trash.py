@@ -1,4 +1,4 @@
-"""`manage.py empty_trash [--dry-run]`: what has been in Trash WEBCHAT_TRASH_DAYS, deleted for good."""
+"""`manage.py empty_trash [--dry-run]`: what was in Trash WEBCHAT_TRASH_DAYS, deleted for good."""
 
 from __future__ import annotations
 
