@@ -103,7 +103,7 @@ def usage_filters(
 
 
 def with_messages(
-    conversations: QuerySet, *, batch_size: int = BATCH_SIZE
+    conversations: QuerySet, *, batch_size: int = BATCH_SIZE, shown: bool = False
 ) -> Iterator[tuple[Conversation, Iterator[Message]]]:
     """Each conversation (in id order, owner and widget loaded) with an iterator over its messages.
 
@@ -111,15 +111,18 @@ def with_messages(
     before asking for the next conversation: they are read from one cursor shared by the batch.
     `conversations` must not be sliced (the batches are slices of it).
     """
-    for conversation, messages, _ in _batched(conversations, batch_size, feedback=False):
+    for conversation, messages, _ in _batched(
+        conversations, batch_size, feedback=False, shown=shown
+    ):
         yield conversation, messages
 
 
 def _batched(
-    conversations: QuerySet, batch_size: int, *, feedback: bool
+    conversations: QuerySet, batch_size: int, *, feedback: bool, shown: bool = False
 ) -> Iterator[tuple[Conversation, Iterator[Message], Mapping[int, list[Feedback]]]]:
     """`with_messages`, and with `feedback` the batch's feedback by message id (one more query
-    a batch: feedback is at most one row a reply and person)."""
+    a batch: feedback is at most one row a reply and person); with `shown` only the messages
+    the conversation reads as (no earlier version, no turn a regenerate is replacing)."""
     ordered = conversations.select_related("owner", "widget").order_by("pk")
     last_id = 0
     while True:
@@ -133,8 +136,9 @@ def _batched(
             rows = Feedback.objects.filter(message__conversation_id__in=ids)
             for row in rows.select_related("user").order_by("created", "id"):
                 given.setdefault(row.message_id, []).append(row)
+        messages = Message.objects.filter(conversation_id__in=ids)
         rows = (
-            Message.objects.filter(conversation_id__in=ids)
+            (messages.shown() if shown else messages)
             .order_by("conversation_id", "id")
             .iterator(chunk_size=MESSAGE_CHUNK)
         )
@@ -154,30 +158,52 @@ def _batched(
 # --- JSON: everything we store ----------------------------------------------------------------
 
 
-def iter_json(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Iterator[str]:
+# What a person's own export leaves out: how the server ran their replies (leases, the runner,
+# the upstream pointers and versions' bookkeeping) and the provider's raw error text, which only
+# the admin's transcript shows (conversations/failures.py).
+PRIVATE_FIELDS = {
+    Conversation: frozenset({"superseded_upstream_ids", "turn_ref", "older_version_shown"}),
+    Message: frozenset(
+        {
+            "error_detail", "runner", "lease_until", "stop_requested", "undo", "upstream_state",
+            "replaced_by", "stash", "fork", "seq", "upstream_id",
+        }
+    ),
+}  # fmt: skip
+
+
+def iter_json(
+    conversations: QuerySet, *, batch_size: int = BATCH_SIZE, personal: bool = False
+) -> Iterator[str]:
     """One JSON document, a conversation a line, with every stored field of it and its messages.
 
     Lossless: every concrete field, by its model's own list (a new field is exported without
     changing this), including the reply runner's lease fields; timestamps are ISO 8601 with
     microseconds and offset. The owner is given by username and id; each message lists the
     feedback on it (`feedback`: every field, and its giver's username as `username`).
+    `personal`: a person's own download: the messages shown, without PRIVATE_FIELDS.
     """
     exported = json.dumps(timezone.now().isoformat())
     yield f'{{"format": "{FORMAT}", "version": {VERSION}, "exported": {exported}, "conversations": ['
     separator = "\n"
-    for conversation, messages, given in _batched(conversations, batch_size, feedback=True):
-        record = _fields(conversation)
+    hidden = PRIVATE_FIELDS if personal else {}
+    batches = _batched(conversations, batch_size, feedback=True, shown=personal)
+    for conversation, messages, given in batches:
+        record = _fields(conversation, skip=hidden.get(Conversation, frozenset()))
         # None for a widget visitor's conversation: it is the widget's (its id is in "widget").
         record["owner"] = conversation.owner.get_username() if conversation.owner_id else None
         record["owner_id"] = conversation.owner_id
-        record["messages"] = [_message_record(m, given.get(m.pk, ())) for m in messages]
+        skip = hidden.get(Message, frozenset())
+        record["messages"] = [_message_record(m, given.get(m.pk, ()), skip) for m in messages]
         yield separator + json.dumps(record, ensure_ascii=False, default=_json_default)
         separator = ",\n"
     yield "\n]}\n"
 
 
-def _message_record(message: Message, feedback: Iterable[Feedback]) -> dict:
-    record = _fields(message, skip={"conversation"})
+def _message_record(
+    message: Message, feedback: Iterable[Feedback], skip: frozenset[str] = frozenset()
+) -> dict:
+    record = _fields(message, skip={"conversation", *skip})
     record["feedback"] = [
         {**_fields(f, skip={"message"}), "username": f.user.get_username()} for f in feedback
     ]
@@ -230,7 +256,9 @@ class _ZipStream:
         return data
 
 
-def iter_markdown_zip(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
+def iter_markdown_zip(
+    conversations: QuerySet, *, batch_size: int = BATCH_SIZE, shown: bool = False
+) -> Iterator[bytes]:
     """A zip of one Markdown transcript per conversation, `0001-<title>-<id>.md`, in id order.
 
     Memory holds one conversation at a time, plus the zip's directory (its entries' names and
@@ -238,7 +266,7 @@ def iter_markdown_zip(conversations: QuerySet, *, batch_size: int = BATCH_SIZE) 
     """
     stream = _ZipStream()
     with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
-        pairs = with_messages(conversations, batch_size=batch_size)
+        pairs = with_messages(conversations, batch_size=batch_size, shown=shown)
         for index, (conversation, messages) in enumerate(pairs, start=1):
             entry = zipfile.ZipInfo(
                 markdown_name(conversation, index), date_time=_zip_time(conversation.updated)
@@ -431,7 +459,7 @@ def iter_user_archive(user, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
                     member.write(chunk.encode())
                     if data := stream.take():
                         yield data
-        pairs = with_messages(conversations, batch_size=batch_size)
+        pairs = with_messages(conversations, batch_size=batch_size, shown=shown)
         for index, (conversation, messages) in enumerate(pairs, start=1):
             text = conversation_markdown(conversation, messages)
             archive.writestr(f"transcripts/{markdown_name(conversation, index)}", text.encode())

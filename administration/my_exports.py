@@ -1,7 +1,8 @@
 """A person downloads their own conversations: one, or all of them, as Markdown or JSON.
 
-The admin's exporters (exports.py), restricted to the owner: the same formats,
-streamed in flat memory however many conversations there are.
+The admin's exporters (exports.py), restricted to the owner and to what the conversation reads
+as (the messages shown; not how the server ran them, nor the provider's raw error text): the
+same formats, streamed in flat memory however many conversations there are.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def export_conversation(request, pk: int, kind: str):
         )
     else:
         response = StreamingHttpResponse(
-            exports.iter_json(Conversation.objects.filter(pk=conversation.pk)),
+            exports.iter_json(Conversation.objects.filter(pk=conversation.pk), personal=True),
             content_type="application/json",
         )
     return _download(response, f"{name}.{kind}")
@@ -46,14 +47,16 @@ def export_all(request, kind: str):
     """All of the person's conversations: a zip of Markdown transcripts, or one JSON file."""
     if kind not in KINDS:
         raise Http404("No such format.")
-    mine = Conversation.objects.filter(owner=request.user)
+    mine = Conversation.objects.filter(owner=request.user, trashed_at__isnull=True)  # not Trash
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if kind == "md":
         response = StreamingHttpResponse(
-            exports.iter_markdown_zip(mine), content_type="application/zip"
+            exports.iter_markdown_zip(mine, shown=True), content_type="application/zip"
         )
         return _download(response, f"my-conversations-{stamp}.zip")
-    response = StreamingHttpResponse(exports.iter_json(mine), content_type="application/json")
+    response = StreamingHttpResponse(
+        exports.iter_json(mine, personal=True), content_type="application/json"
+    )
     return _download(response, f"my-conversations-{stamp}.json")
 
 

@@ -630,9 +630,17 @@ def begin_turn(
 def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | None, Message]:
     now = timezone.now()
     with transaction.atomic():
+        # Locked, as showing a version locks it: a turn and a version switch never interleave
+        # (the switch would stash the turn's new rows).
+        older = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation.pk)
+            .values_list("older_version_shown", flat=True)
+            .first()
+        )
         if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
             raise Refused(STILL_WRITING)
-        if Conversation.objects.filter(pk=conversation.pk, older_version_shown=True).exists():
+        if older:
             raise Refused(older_version_refusal(conversation))
         if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
             raise Refused(TRASHED)

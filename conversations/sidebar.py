@@ -45,7 +45,7 @@ def zone_of(request) -> tzinfo:
     if len(name) <= 64 and _ZONE_NAME.fullmatch(name):
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a folder
             pass
     return timezone.get_default_timezone()
 

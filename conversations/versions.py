@@ -66,6 +66,8 @@ def show(conversation: Conversation, target_id: int) -> None:
     """Show the version that starts at `target_id` instead of the one shown in its group."""
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.trashed_at is not None:
+            raise VersionRefused("This conversation is in Trash. Restore it first.")
         target = (
             Message.objects.filter(conversation=conversation, pk=target_id)
             .only("pk", "fork_id", "stash_id", "upstream_state")

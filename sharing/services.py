@@ -45,7 +45,9 @@ def share_create(*, conversation: Conversation, by, audience: str, expires: str,
                 "An administrator has turned off links for anyone: make one for signed-in members."
             )
         )
-    ids = list(conversation.messages.shown().order_by("id").values_list("pk", flat=True))
+    # A reply still being written is not in it: what it writes after this moment is later.
+    finished = conversation.messages.shown().exclude(status=MessageStatus.STREAMING)
+    ids = list(finished.order_by("id").values_list("pk", flat=True))
     if not ids:
         raise Refused(gettext("There is nothing to share yet: write a message first."))
     now = timezone.now()

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from conversations.models import Conversation, Message
 
@@ -55,7 +56,12 @@ def test_one_conversation_as_markdown_shows_what_the_page_shows(client, alice, m
     assert "An older version" not in text
 
 
-def test_one_conversation_as_json_has_everything_stored(client, alice, mine):
+def test_one_conversation_as_json_has_what_it_reads_as_not_how_it_ran(client, alice, mine):
+    Message.objects.filter(conversation=mine, role="assistant").update(
+        error_detail="ConnectError: [Errno 111] 10.0.0.7:443", runner="inbox.abc"
+    )
+    stashed = Message.objects.create(conversation=mine, role="assistant", text="Older version")
+    Message.objects.filter(pk=stashed.pk).update(stash=stashed)
     client.force_login(alice)
     response = client.get(reverse("exports:conversation", args=[mine.pk, "json"]))
     document = json.loads(body(response))
@@ -63,10 +69,16 @@ def test_one_conversation_as_json_has_everything_stored(client, alice, mine):
     [exported] = document["conversations"]
     assert exported["id"] == mine.pk and exported["owner"] == "alice"
     assert [m["text"] for m in exported["messages"]] == ["What to plant?", "Tomatoes **first**."]
+    raw = json.dumps(document)
+    for private in ("error_detail", "runner", "lease_until", "undo", "upstream_state", "stash"):
+        assert all(private not in m for m in exported["messages"]), private
+    assert "10.0.0.7" not in raw and "superseded_upstream_ids" not in exported
 
 
 def test_all_of_mine_and_nothing_else(client, alice, bob, mine):
     second = conversation_of(alice, "Second", "Hello")
+    trashed = conversation_of(alice, "In the bin", "Deleted one")
+    Conversation.objects.filter(pk=trashed.pk).update(trashed_at=timezone.now())
     conversation_of(bob, "Bob's secret", "Not for Alice")
     conversation_of(None, "A visitor's", "From the widget", widget_visitor=True)
     client.force_login(alice)

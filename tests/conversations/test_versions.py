@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient, Client
+from django.utils import timezone
 
 from conversations import services, versions
 from conversations.models import Conversation, Message
@@ -238,3 +239,17 @@ def test_pagers_of_a_page_take_one_query(django_assert_num_queries, alice):
     with django_assert_num_queries(1):
         found = versions.pagers(page)
     assert found == {later[0].pk: versions.Pager(2, 3, root.pk, later[1].pk)}
+
+
+async def test_a_conversation_in_trash_keeps_the_version_it_shows(alice):
+    conversation = await new_conversation(alice, "mistral")
+    socket, _, _ = await socket_for(conversation.pk, alice)
+    await receive(socket)
+    first = await exchange(socket, "Binned")
+    await regenerate(socket)
+    await socket.disconnect()
+    await replies_finished()
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(trashed_at=timezone.now())
+    response = await show_version(alice, conversation, first["id"])
+    assert "in Trash" in response.content.decode()
+    assert (await Message.objects.aget(pk=first["id"])).stash_id == first["id"]

@@ -681,6 +681,26 @@ def test_the_admin_lists_links_and_a_superuser_revokes_them(alice, carol):
 
 
 @db
+def test_a_reply_still_being_written_is_not_in_the_snapshot(alice):
+    conversation = chat(alice)
+    say(conversation, "user", "And then?")
+    writing = say(conversation, "assistant", "Half of it", status="streaming")
+    made = share(conversation)
+    assert writing.pk not in made.message_ids and len(made.message_ids) == 3
+
+
+@db
+def test_the_admin_list_cannot_be_filtered_by_token(alice, carol):
+    made = share(chat(alice), audience="anyone")
+    client = signed_in(carol)
+    changelist = reverse("admin:sharing_share_changelist")
+    for lookup in ("token__startswith", "token", "token__gt"):
+        response = client.get(changelist, {lookup: made.token[:1]})
+        # Refused (a 400, or Django's "?e=1" redirect), never a list narrowed by the token.
+        assert response.status_code in (302, 400), (lookup, response.status_code)
+
+
+@db
 def test_a_transcript_reviewer_reads_the_links_and_cannot_revoke(alice, dave, erin):
     made = share(chat(alice))
     listing = signed_in(dave).get(reverse("admin:sharing_share_changelist"))
