@@ -41,6 +41,7 @@ class ShareAdmin(ReadOnlyAdmin):
         if lookup.split("__", 1)[0] == "token":
             return False
         return super().lookup_allowed(lookup, value, request)
+
     show_full_result_count = False
     list_per_page = 50
     fields = [

@@ -83,11 +83,11 @@ def test_all_of_mine_and_nothing_else(client, alice, bob, mine):
     conversation_of(None, "A visitor's", "From the widget", widget_visitor=True)
     client.force_login(alice)
 
-    archive = zipfile.ZipFile(
-        io.BytesIO(body(client.get(reverse("exports:all", args=["md"]))))
-    )
+    archive = zipfile.ZipFile(io.BytesIO(body(client.get(reverse("exports:all", args=["md"])))))
     names = archive.namelist()
-    assert len(names) == 2 and all(n.endswith((f"-{mine.pk}.md", f"-{second.pk}.md")) for n in names)
+    assert len(names) == 2 and all(
+        n.endswith((f"-{mine.pk}.md", f"-{second.pk}.md")) for n in names
+    )
     assert "Not for Alice" not in "".join(archive.read(n).decode() for n in names)
 
     document = json.loads(body(client.get(reverse("exports:all", args=["json"]))))

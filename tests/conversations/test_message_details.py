@@ -56,8 +56,13 @@ def test_copy_is_nobody_elses(client, conversation, django_user_model):
     # Nor a message through a conversation it is not in.
     other = Conversation.objects.create(owner=conversation.owner, provider="orq", model="m")
     client.force_login(conversation.owner)
-    assert client.get(reverse("conversations:markdown", args=[other.pk, reply.pk])).status_code == 404
-    assert client.get(reverse("conversations:markdown", args=[conversation.pk, 10**12])).status_code == 404
+    assert (
+        client.get(reverse("conversations:markdown", args=[other.pk, reply.pk])).status_code == 404
+    )
+    assert (
+        client.get(reverse("conversations:markdown", args=[conversation.pk, 10**12])).status_code
+        == 404
+    )
 
 
 def test_each_message_shows_its_time_and_tools_as_folded_json(client, conversation):
@@ -76,7 +81,7 @@ def test_each_message_shows_its_time_and_tools_as_folded_json(client, conversati
 
     assert page.count('<time class="when" datetime="') == 2
     assert ">now</time>" in page  # naturaltime, until the browser words it in the reader's language
-    assert "<details><summary><span class=\"tool-label\">Tool</span> <code>search</code>" in page
+    assert '<details><summary><span class="tool-label">Tool</span> <code>search</code>' in page
     assert "{&quot;query&quot;: &quot;notes&quot;}" not in page.split("<pre")[1]  # pretty, not raw
     assert "&quot;hits&quot;: 3" in page and "{&#x27;hits&#x27;" not in page
     assert "gpt-4o-2024-08-06" in page

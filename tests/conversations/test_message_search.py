@@ -15,7 +15,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def chat(owner, title: str, *texts: str) -> Conversation:
-    conversation = Conversation.objects.create(owner=owner, provider="mistral", model="m", title=title)
+    conversation = Conversation.objects.create(
+        owner=owner, provider="mistral", model="m", title=title
+    )
     for index, text in enumerate(texts):
         Message.objects.create(
             conversation=conversation,

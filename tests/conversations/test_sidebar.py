@@ -137,7 +137,14 @@ def test_the_readers_time_zone_comes_from_the_cookie(as_alice, alice, monkeypatc
 
 @pytest.mark.parametrize(
     "cookie",
-    ["../../../etc/passwd", "Nowhere/City", "/etc/localtime", "x" * 300, "Europe/../UTC", "America"],
+    [
+        "../../../etc/passwd",
+        "Nowhere/City",
+        "/etc/localtime",
+        "x" * 300,
+        "Europe/../UTC",
+        "America",
+    ],
 )
 def test_a_time_zone_cookie_that_is_not_a_zone_means_the_sites_zone(as_alice, alice, cookie):
     made(alice, "Recent")

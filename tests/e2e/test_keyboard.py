@@ -18,7 +18,9 @@ def test_a_person_works_the_chat_with_the_keyboard(page: Page, live_webchat):
     # Copy the last reply (its Markdown) without the mouse.
     box.focus()
     page.keyboard.press("Control+Shift+C")
-    expect(last_reply(page).get_by_role("button", name="Copy this reply as Markdown")).to_have_text("Copied")
+    expect(last_reply(page).get_by_role("button", name="Copy this reply as Markdown")).to_have_text(
+        "Copied"
+    )
     copied = page.evaluate("navigator.clipboard.readText()")
     assert "**" in copied and "trie" in copied.lower(), copied
 
