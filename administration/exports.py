@@ -459,7 +459,7 @@ def iter_user_archive(user, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
                     member.write(chunk.encode())
                     if data := stream.take():
                         yield data
-        pairs = with_messages(conversations, batch_size=batch_size, shown=shown)
+        pairs = with_messages(conversations, batch_size=batch_size)
         for index, (conversation, messages) in enumerate(pairs, start=1):
             text = conversation_markdown(conversation, messages)
             archive.writestr(f"transcripts/{markdown_name(conversation, index)}", text.encode())
