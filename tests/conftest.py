@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.test import Client
 
 from emulator.process import EmulatorProcess
 from upstream import clients
@@ -78,6 +79,21 @@ def alice(django_user_model):
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", "bob@example.com", "bob-password-1")
+
+
+# Signed-in test clients: alice's and bob's.
+@pytest.fixture
+def as_alice(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_bob(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
 
 
 @pytest.fixture

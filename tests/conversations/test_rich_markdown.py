@@ -313,9 +313,11 @@ def rich_text(seed: int) -> str:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_math_and_tasks_stream_the_same_html_as_rendering_whole(seed):
-    text = rich_text(seed)
-    if "> $$\n> x\n> $$\n$$" in text:
-        pytest.skip("a quote ending in display math, then `$$`: see StreamingRenderer")
+    # A quote ending in display math right before another `$$` block is the one known
+    # difference (StreamingRenderer's docstring): such a sample is drawn again, not skipped.
+    text = next(
+        t for t in (rich_text(seed + 1000 * n) for n in range(20)) if "> $$\n> x\n> $$\n$$" not in t
+    )
     updates, renderer = stream(text, random_sizes(text, seed))
 
     streamed = "".join(u.closed_html for u in updates) + renderer.finish()

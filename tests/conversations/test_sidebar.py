@@ -24,20 +24,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_alice(alice) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def made(owner, title: str, *, ago=timedelta(0), **fields) -> Conversation:
     return Conversation.objects.create(
         owner=owner,

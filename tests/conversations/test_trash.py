@@ -34,20 +34,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("upstreams")]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_alice(alice) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def made(owner, title: str, *, ago=timedelta(0), upstream: bool = False, **fields):
     """A Mistral conversation of `owner` with one exchange; `upstream`: real at the emulator."""
     upstream_id = upstream_conversation(title) if upstream else ""

@@ -26,20 +26,6 @@ NBSP = "\u00a0"
 APOSTROPHE = "\u2019"  # French typography's, not the ASCII one
 
 
-@pytest.fixture
-def as_alice(alice) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def save(owner, **fields) -> UserSettings:
     return user_settings.user_settings_save(user=owner, **{**SAVED, **fields})
 

@@ -28,20 +28,6 @@ MISTRAL_MODEL = "mistral:model:mistral-small-latest"
 
 
 @pytest.fixture
-def as_alice(alice) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
-@pytest.fixture
 def strict_alice(alice) -> Client:
     """Alice with CSRF enforced, as a browser is."""
     client = Client(enforce_csrf_checks=True)
