@@ -23,6 +23,9 @@ def sign_in(page: Page, live) -> None:
     page.get_by_role("button", name="Sign in").click()
     # Signed in: the list (a phone's home screen; beside the new chat on a wider one).
     expect(page.get_by_role("link", name="New chat")).to_be_visible()
+    # And the page's scripts have run: a click before htmx has bound the links navigates
+    # instead of swapping (no htmx request, for which new_chat waits).
+    page.wait_for_load_state("load")
 
 
 def new_chat(page: Page, choice: str, text: str) -> None:

@@ -59,6 +59,9 @@ def sign_in_as(page: Page, live, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="New chat")).to_be_visible()
+    # And the page's scripts have run: a click before htmx has bound the links navigates
+    # instead of swapping (no htmx request, for which new_chat waits).
+    page.wait_for_load_state("load")
 
 
 def dated_headings(page: Page):
