@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chromium bench bench-relay bench-pages bench-admin
+.PHONY: run test lint chromium gettext bench bench-relay bench-pages bench-admin
 
 $(VENV)/.installed-run: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ run: $(VENV)/.installed-run
 	WEBCHAT_DEMO=$${WEBCHAT_DEMO:-1} $(BIN)/python manage.py serve $(ARGS)
 
 ## Run every test (needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379).
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium gettext
 	$(BIN)/python -m pytest $(ARGS)
 
 # The end-to-end tests drive Debian's Chromium (Playwright's own browser download cannot work here).
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+# tests/test_translations.py checks locale/fr against every marked string with GNU gettext's
+# tools (running Webchat needs none: the compiled catalog is committed).
+gettext:
+	@command -v msgmerge >/dev/null || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -34,6 +34,7 @@ COMMON_SCAN = 2000
 SNIPPET_CHARS = 160
 MAX_QUERY_CHARS = 200
 VECTOR = "search_vector"  # PostgreSQL's stored column (migration 0018)
+_PHRASE = re.compile(r'(?<!-)"([^"]*)"')  # one that is looked for, not excluded
 
 
 @dataclass(frozen=True)
@@ -47,41 +48,69 @@ class Hit:
     archived: bool = False
 
 
-def search(owner, query: str) -> list[Hit]:
-    """The newest matching message of each of `owner`'s conversations, newest first."""
+class Hits(list):
+    """The hits, newest first; `partial`: only the newest COMMON_SCAN conversations were read
+    (a phrase of common words found in fewer than RESULTS of them), and the page offers to
+    search all of them."""
+
+    partial = False
+    scanned = 0  # conversations read, when partial
+
+
+def search(owner, query: str, *, everywhere: bool = False) -> Hits:
+    """The newest matching message of each of `owner`'s conversations, newest first (on
+    PostgreSQL, with `everywhere`, a phrase of common words is looked for in all of them)."""
     query = query.strip()[:MAX_QUERY_CHARS]
     words = terms(query)
     if not words:
-        return []
+        return Hits()
     # Not in Trash: what its owner deleted is found nowhere but in Trash.
     mine = Message.objects.filter(conversation__owner=owner, conversation__trashed_at=None).shown()
     if connection.vendor != "postgresql":
         for word in words:
             mine = mine.filter(text__icontains=word)
-        return _hits(mine.order_by("-id"), words, whole_words=False)
-    # The stored vector (migration 0018): read, never recomputed, for every row checked.
-    stored = RawSQL(f'"conversations_message"."{VECTOR}"', [], output_field=SearchVectorField())
-    matching = mine.annotate(document=stored).filter(
-        document=SearchQuery(query, config="simple", search_type="websearch")
-    )
-    # Up to FEW + 1 of the person's matches, unsorted: the GIN index finds them, and stops
-    # there. Fewer: all of them, sorted here. More: the words are common in their messages,
-    # so their newest conversations are read a batch at a time until enough have one (sorting
-    # every match, or reading every message newest first, takes seconds at 200,000 messages).
-    found = list(matching.order_by().values_list("pk", flat=True)[: FEW + 1])
+        return Hits(_hits(mine.order_by("-id"), words, whole_words=False))
+    matching = _matching(mine, query)
+    # The GIN index finds the rows with every word, not a phrase's order: each of those rows'
+    # vectors is checked for it. So a phrase is counted by its words (the rows checked); one
+    # that is excluded (-"a b") is left as it is, as its words would find too few rows.
+    loose = _PHRASE.sub(r" \1 ", query)
+    candidates = _matching(mine, loose) if loose != query else matching
+    # Up to FEW + 1 of them, unsorted: the GIN index finds them, and stops there. Fewer: all
+    # of them, checked and sorted. More: the words are common in the person's messages, so
+    # their newest conversations are read a batch at a time until enough have one (sorting
+    # or checking every match, or reading every message newest first, takes 150 ms to seconds
+    # at 200,000 messages).
+    found = list(candidates.order_by().values_list("pk", flat=True)[: FEW + 1])
     if len(found) <= FEW:
-        return _hits(mine.filter(pk__in=found).order_by("-id"), words, whole_words=True)
-    hits: list[Hit] = []
+        rows = matching.filter(pk__in=found).order_by("-id")
+        return Hits(_hits(rows, words, whole_words=True))
+    hits = Hits()
     newest = owner.conversations.filter(trashed_at=None).order_by("-updated", "-id")
     newest = newest.values_list("pk", flat=True)
-    for start in range(0, COMMON_SCAN, BATCH):
+    start = 0
+    while everywhere or start < COMMON_SCAN:
         batch = list(newest[start : start + BATCH])
+        start += BATCH
         seen = {hit.conversation_id for hit in hits}
         rows = matching.filter(conversation_id__in=batch).order_by("-id")
         hits += [h for h in _hits(rows, words, whole_words=True) if h.conversation_id not in seen]
         if len(hits) >= RESULTS or len(batch) < BATCH:
             break
-    return sorted(hits, key=lambda hit: -hit.message_id)[:RESULTS]
+    else:
+        hits.partial = len(hits) < RESULTS and newest[start : start + 1].exists()
+        hits.scanned = start
+    hits.sort(key=lambda hit: -hit.message_id)
+    del hits[RESULTS:]
+    return hits
+
+
+def _matching(messages, query: str):
+    # The stored vector (migration 0018): read, never recomputed, for every row checked.
+    stored = RawSQL(f'"conversations_message"."{VECTOR}"', [], output_field=SearchVectorField())
+    return messages.annotate(document=stored).filter(
+        document=SearchQuery(query, config="simple", search_type="websearch")
+    )
 
 
 def _hits(rows, words: list[str], *, whole_words: bool) -> list[Hit]:

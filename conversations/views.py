@@ -147,8 +147,13 @@ def _lists_context(request, *, user, query: str = "") -> dict:
         "pinned": [] if query else services.pinned_conversations(owner=user),
         "sidebar": services.conversation_page(owner=user, query=query, zone=zone_of(request)),
         "query": query,
-        # Inside the messages too: the newest match of each conversation, words marked.
-        "message_hits": message_search.search(user, query) if query else [],
+        # Inside the messages too: the newest match of each conversation, words marked (in
+        # every conversation once asked to: the first search of a phrase reads the newest).
+        "message_hits": (
+            message_search.search(user, query, everywhere=request.GET.get("all") == "1")
+            if query
+            else []
+        ),
     }
 
 

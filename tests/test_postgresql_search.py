@@ -33,6 +33,8 @@ for owner in (alice, bob):
             Message(conversation=c, role="user", text=f"common words here, topic{i % 7} and the cats"),
             Message(conversation=c, role="assistant", text=f"a reply about gardens {owner.username}{i}"),
         ])
+old = Conversation.objects.get(owner=alice, title="alice 2")
+Message.objects.create(conversation=old, role="assistant", text="here and the words common")
 hidden = Message.objects.create(conversation=c, role="assistant", text="unicorn hidden")
 Message.objects.filter(pk=hidden.pk).update(stash=hidden)
 
@@ -52,6 +54,21 @@ message_search.FEW = 5  # many matches: the batched reading of the newest conver
 message_search.BATCH = 7
 results["many path"] = found("common")
 results["many path, sparse"] = found("topic3")
+results["not a phrase, many path"] = found('topic3 -"the cats"')
+# A phrase of words found in more than FEW messages: the newest conversations, batch by batch,
+# up to COMMON_SCAN of them; then the page offers to look in all of them.
+message_search.COMMON_SCAN = 14
+newest = message_search.search(alice, '"words common"')
+results["rare phrase, common words"] = [found('"words common"'), newest.partial, newest.scanned]
+everywhere = message_search.search(alice, '"words common"', everywhere=True)
+results["everywhere"] = [[h.title for h in everywhere], everywhere.partial]
+from django.test import Client
+client = Client(SERVER_NAME="localhost")
+client.force_login(alice)
+page = client.get("/conversations/", {"q": '"words common"'}, headers={"HX-Request": "true"})
+results["page"] = page.content.decode()
+page = client.get("/conversations/", {"q": '"words common"', "all": "1"}, headers={"HX-Request": "true"})
+results["page, all"] = page.content.decode()
 print(json.dumps(results))
 """
 
@@ -70,3 +87,10 @@ def test_message_search_on_postgresql(scratch_database):
     assert titles == [f"alice {i}" for i in reversed(range(40)) if i % 7 == 3]
     assert [t for t, _ in found["many path, sparse"]] == titles
     assert [t for t, _ in found["many path"]] == [f"alice {i}" for i in range(39, 19, -1)]
+    assert found["not a phrase, many path"] == []
+    assert found["rare phrase, common words"] == [[], True, 14]
+    assert found["everywhere"] == [["alice 2"], False]
+    assert "Looked in your newest 14 conversations." in found["page"]
+    assert "all=1" in found["page"] and "alice 2" not in found["page"]
+    assert "<mark>words common</mark>" in found["page, all"]
+    assert "Looked in your newest" not in found["page, all"]
