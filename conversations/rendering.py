@@ -12,6 +12,7 @@ Copy buttons are not part of this HTML: the front-end adds them next to `.code-b
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import re
@@ -94,10 +95,7 @@ def _fence(
     token = tokens[idx]
     words = token.info.split(maxsplit=1)
     language = words[0].lower() if words else ""
-    try:
-        lexer = get_lexer_by_name(language) if language else None
-    except ClassNotFound:
-        lexer = None
+    lexer = _lexer(language)
     body = highlight(token.content, lexer, _FORMATTER) if lexer else html.escape(token.content)
     lang_attr = f' data-lang="{html.escape(language)}"' if lexer else ""
     return f'<div class="code-block"{lang_attr}><pre><code class="highlight">{body}</code></pre></div>\n'
@@ -735,7 +733,11 @@ def _head(kind: str, text: str) -> tuple[str, str]:
     return ('<div class="provisional">', "</div>")
 
 
+@functools.lru_cache(maxsize=64)
 def _lexer(language: str):
+    """Pygments' lexer for a fence's language, or None. Looking one up by name costs 70 µs,
+    twice a code block (as it streams, and exactly at its end); a lexer keeps no state
+    between calls, so one serves every block of its language."""
     try:
         return get_lexer_by_name(language) if language else None
     except ClassNotFound:
