@@ -676,7 +676,6 @@ class _OpenBlock:
 
     kind: str = ""
     head: tuple[str, str] = ("", "")
-    lexer: object = None  # a code block's Pygments lexer, if its language has one
     settled: list[str] = field(default_factory=list)
     at: int = 0
     shown: bool = False
@@ -691,10 +690,10 @@ class _OpenBlock:
             return cls(kind, _head(kind, text))
         words = text.split("\n", 1)[0].strip().lstrip("`~").split(maxsplit=1)
         language = words[0].lower() if words else ""
-        lexer = _lexer(language)
-        lang_attr = f' data-lang="{html.escape(language)}"' if lexer else ""
+        # The language is named as the exact render names it: only if Pygments knows it.
+        lang_attr = f' data-lang="{html.escape(language)}"' if _lexer(language) else ""
         head = f'<div class="code-block"{lang_attr}><pre><code class="highlight">'
-        return cls(kind, (head, "</code></pre></div>"), lexer)
+        return cls(kind, (head, "</code></pre></div>"))
 
     def container(self, settled: str, fresh: str) -> str:
         return f"{self.head[0]}{settled}{_FRESH[0]}{fresh}{_FRESH[1]}{self.head[1]}"
@@ -736,7 +735,7 @@ def _head(kind: str, text: str) -> tuple[str, str]:
 @functools.lru_cache(maxsize=64)
 def _lexer(language: str):
     """Pygments' lexer for a fence's language, or None. Looking one up by name costs 70 µs,
-    twice a code block (as it streams, and exactly at its end); a lexer keeps no state
+    twice a code block (its head as it streams, its exact render); a lexer keeps no state
     between calls, so one serves every block of its language."""
     try:
         return get_lexer_by_name(language) if language else None
@@ -787,11 +786,11 @@ def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
         # Its items, rendered as a list of their own, without that list's own tags.
         return _LIST_TAGS.sub("", render_markdown(_inline_closed(piece)))
     if kind == "code":
-        # The line being written shows as text, highlighted once it is whole. Pygments' output
-        # is escaped text in spans of its token classes: nothing to sanitize.
-        if shown.lexer is None or not piece.endswith("\n"):
-            return html.escape(piece, quote=False)
-        return highlight(piece, shown.lexer, _FORMATTER)
+        # Plain text until the block is whole, then highlighted once, exactly. Highlighting
+        # each line as it came too cost Pygments 100-500 µs a line: the largest part of
+        # showing the open block, and the relay's CPU per event rose 11% with it (callgrind,
+        # benchmarks/relay_instructions.py).
+        return html.escape(piece, quote=False)
     return _render_inline(piece)
 
 
