@@ -29,7 +29,7 @@ RESULTS = 20  # conversations shown for one search
 READ = 400
 # PostgreSQL: up to this many matches are sorted; more, and the newest conversations are read
 # BATCH, then twice as many... at a time, at most COMMON_SCAN of them (unless asked for all).
-FEW = 2000
+FEW = 500
 BATCH = 100
 COMMON_SCAN = 1000
 SNIPPET_CHARS = 160
