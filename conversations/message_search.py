@@ -51,16 +51,17 @@ class Hit:
 
 class Hits(list):
     """The hits, newest first; `partial`: only the newest COMMON_SCAN conversations were read
-    (a phrase of common words found in fewer than RESULTS of them), and the page offers to
-    search all of them."""
+    (words common in the person's messages, as a phrase or rarely together, found in fewer
+    than RESULTS of them), and the page offers to search all of them."""
 
     partial = False
     scanned = 0  # conversations read, when partial
 
 
 def search(owner, query: str, *, everywhere: bool = False) -> Hits:
-    """The newest matching message of each of `owner`'s conversations, newest first (on
-    PostgreSQL, with `everywhere`, a phrase of common words is looked for in all of them)."""
+    """The newest matching message of each of `owner`'s conversations, newest first. On
+    PostgreSQL, words in more than FEW of their messages are looked for in their newest
+    COMMON_SCAN conversations, or with `everywhere` in all of them."""
     query = query.strip()[:MAX_QUERY_CHARS]
     words = terms(query)
     if not words:

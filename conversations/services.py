@@ -482,8 +482,8 @@ def continuation_of(conversation: Conversation) -> tuple[Choice, dict]:
 def refresh_counters(conversation_id: int, *, updated: datetime | None = None) -> None:
     """Recount one conversation's messages, tokens and last reply status (one UPDATE), and set
     its `updated` time if given. It runs twice a turn: as the ORM's UPDATE of four subqueries,
-    building and compiling it cost 2.5 ms of CPU each time on the benchmark VM (more than the rest of the turn's
-    database work), so its SQL is written out, once per database engine."""
+    building and compiling it cost 2.5 ms of CPU each time on the benchmark VM (more than the
+    rest of the turn's database work), so its SQL is written out, once per database engine."""
     sql = _recount_sql(connection.vendor, with_updated=updated is not None)
     params = [conversation_id] * 4 + [Message.Role.ASSISTANT]
     if updated is not None:
@@ -495,6 +495,7 @@ def refresh_counters(conversation_id: int, *, updated: datetime | None = None) -
 
 @functools.cache
 def _recount_sql(vendor: str, *, with_updated: bool) -> str:
+    # `vendor` keys the cache: the quoting is the engine's.
     quote = connection.ops.quote_name
     conversations, messages = quote(Conversation._meta.db_table), quote(Message._meta.db_table)
     mine = f"FROM {messages} WHERE {quote('conversation_id')} = %s"

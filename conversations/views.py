@@ -148,7 +148,7 @@ def _lists_context(request, *, user, query: str = "") -> dict:
         "sidebar": services.conversation_page(owner=user, query=query, zone=zone_of(request)),
         "query": query,
         # Inside the messages too: the newest match of each conversation, words marked (in
-        # every conversation once asked to: the first search of a phrase reads the newest).
+        # every conversation once asked to: common words are first looked for in the newest).
         "message_hits": (
             message_search.search(user, query, everywhere=request.GET.get("all") == "1")
             if query
