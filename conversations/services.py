@@ -281,10 +281,36 @@ async def conversation_trash(*, conversation: Conversation) -> Conversation:
 
 
 async def conversation_untrash(*, conversation: Conversation) -> Conversation:
-    """Undo, or Restore from Trash: back where it was (pinned, archived, or its dated group)."""
+    """Undo, or Restore from Trash: back where it was (pinned, archived, or its dated group).
+
+    Not once it has been in Trash WEBCHAT_TRASH_DAYS: emptying the Trash may be deleting it at
+    its provider right now, and a restore in between would keep a conversation that is gone
+    upstream (or be deleted anyway). The check and the restore are one UPDATE, so nothing
+    slips between them; the emptier only takes conversations past that same age."""
+    if conversation.trashed_at is not None:
+        restored = await Conversation.objects.filter(
+            pk=conversation.pk, trashed_at__gte=trash_cutoff()
+        ).aupdate(trashed_at=None)
+        if (
+            not restored
+            and await Conversation.objects.filter(
+                pk=conversation.pk, trashed_at__isnull=False
+            ).aexists()
+        ):
+            raise Refused(
+                gettext(
+                    "This conversation has been in Trash for %(days)s days and is being deleted "
+                    "for good: it can no longer be restored."
+                )
+                % {"days": settings.WEBCHAT_TRASH_DAYS}
+            )
     conversation.trashed_at = None
-    await conversation.asave(update_fields=["trashed_at"])
     return conversation
+
+
+def trash_cutoff(now: datetime | None = None) -> datetime:
+    """Conversations trashed before this are deleted for good (conversations/trash.py)."""
+    return (now or timezone.now()) - timedelta(days=settings.WEBCHAT_TRASH_DAYS)
 
 
 async def trash_empty(*, owner, by, request=None) -> list[deletion.Outcome]:

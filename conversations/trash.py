@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from conversations import deletion
+from conversations import deletion, services
 from conversations.models import Conversation, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,12 @@ SWEEP_LOCK = "webchat:trash-emptied"
 def expired(now: datetime | None = None) -> QuerySet:
     """Everyone's conversations trashed more than WEBCHAT_TRASH_DAYS ago, without a reply being
     written right now (that one goes next time, as retention does)."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.WEBCHAT_TRASH_DAYS)
+    # Past the age at which a restore is refused (services.conversation_untrash): once taken
+    # here, nobody can take it out of Trash while its provider deletes it.
     streaming = Conversation.objects.filter(messages__status=MessageStatus.STREAMING)
-    return Conversation.objects.filter(trashed_at__lt=cutoff).exclude(pk__in=streaming.values("pk"))
+    return Conversation.objects.filter(trashed_at__lt=services.trash_cutoff(now)).exclude(
+        pk__in=streaming.values("pk")
+    )
 
 
 async def empty_expired(*, now: datetime | None = None) -> list[deletion.Outcome]:

@@ -473,7 +473,10 @@ async def conversation_untrash(request, pk):
     among the results), and its row leaves Trash's list. Open in the pane (read only), its
     chat is rendered again; undone while the pane still says it was deleted (the notice sends
     its id as `reopen`), the chat opens again."""
-    conversation = await services.conversation_untrash(conversation=await _owned(request, pk))
+    try:
+        conversation = await services.conversation_untrash(conversation=await _owned(request, pk))
+    except services.Refused as refusal:
+        return flash(request, str(refusal), status=422)  # being deleted for good
     if not request.htmx:
         return redirect("conversations:detail", conversation.pk)
     user = await request.auser()

@@ -226,6 +226,27 @@ def test_restore_from_trash_takes_its_row_away_and_puts_it_back_in_the_list(as_a
     assert row_ids(trash_of(as_alice), "trashed") == []
 
 
+def test_a_conversation_due_to_be_emptied_cannot_be_restored(as_alice, alice, settings):
+    """Emptying deletes at the provider, then here: a restore in between kept a conversation
+    that is gone upstream (or lost it anyway). Past WEBCHAT_TRASH_DAYS a restore is refused,
+    in the same UPDATE that would restore it, and the conversation stays in Trash."""
+    settings.WEBCHAT_TRASH_DAYS = 7
+    due = trashed(made(alice, "Due"), days_ago=7.01)
+    recent = trashed(made(alice, "Recent"), days_ago=6.9)
+
+    response = as_alice.post(url("untrash", due), HTTP_HX_TARGET=f"trashed-{due.pk}", **HTMX)
+    assert response.status_code == 422
+    assert response["HX-Retarget"] == "#flash"
+    assert "in Trash for 7 days and is being deleted for good" in response.content.decode()
+    due.refresh_from_db()
+    assert due.trashed_at is not None
+    assert [c.pk for c in trash.expired()] == [due.pk]
+
+    assert as_alice.post(url("untrash", recent), **HTMX).status_code == 200
+    recent.refresh_from_db()
+    assert recent.trashed_at is None
+
+
 # --- opened from Trash -----------------------------------------------------------------------
 
 
