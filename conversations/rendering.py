@@ -569,7 +569,7 @@ class StreamingRenderer:
             html_ = _render_whole(kind, shown, text, self._math_at, remember=False)
             return shown.container("", html_)
         body = _body(kind, text)
-        return shown.container("".join(shown.settled), _render_piece(kind, shown, body[shown.at :]))
+        return shown.container("".join(shown.settled), _render_piece(kind, body[shown.at :]))
 
     def _kind(self, text: str) -> str:
         if self._fence is not None and self._fence_ends_block:
@@ -592,11 +592,11 @@ class StreamingRenderer:
         cut = _CUTS[kind](rest)
         add = ""
         if cut:
-            add = _render_piece(kind, shown, rest[:cut])
+            add = _render_piece(kind, rest[:cut])
             shown.settled.append(add)
             shown.at += cut
             rest = rest[cut:]
-        return add, _render_piece(kind, shown, rest)
+        return add, _render_piece(kind, rest)
 
     def _closes_fence(self, text: str) -> bool:
         marker = self._fence or ""
@@ -775,7 +775,7 @@ def _render_whole(
     return before + shown_html
 
 
-def _render_piece(kind: str, shown: _OpenBlock, piece: str) -> str:
+def _render_piece(kind: str, piece: str) -> str:
     if not piece:
         return ""
     if kind == "list":

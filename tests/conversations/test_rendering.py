@@ -580,9 +580,9 @@ def test_a_long_open_block_costs_no_more_per_update_than_a_short_one(kind, token
     rendered: list[int] = []
     real = rendering._render_piece
 
-    def measured(kind, shown, piece):
+    def measured(kind, piece):
         rendered.append(len(piece))
-        return real(kind, shown, piece)
+        return real(kind, piece)
 
     monkeypatch.setattr(rendering, "_render_piece", measured)
     renderer = StreamingRenderer()
@@ -606,7 +606,7 @@ def test_a_long_list_costs_no_more_per_update_than_a_short_one(monkeypatch):
     monkeypatch.setattr(
         rendering,
         "_render_piece",
-        lambda kind, shown, piece: rendered.append(len(piece)) or real(kind, shown, piece),
+        lambda kind, piece: rendered.append(len(piece)) or real(kind, piece),
     )
     renderer, page = StreamingRenderer(), OpenBlockPage()
     for index in range(2000):

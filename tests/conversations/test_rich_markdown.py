@@ -417,9 +417,9 @@ def test_a_long_paragraph_with_a_price_costs_no_more_per_update(monkeypatch):
     rendered: list[int] = []
     real = rendering._render_piece
 
-    def measured(kind, shown, piece):
+    def measured(kind, piece):
         rendered.append(len(piece))
-        return real(kind, shown, piece)
+        return real(kind, piece)
 
     monkeypatch.setattr(rendering, "_render_piece", measured)
     renderer = StreamingRenderer()
