@@ -31,6 +31,11 @@ class Choice:
     def provider_label(self) -> str:
         return provider_for(self.provider).label
 
+    @property
+    def takes(self):
+        """What its provider takes with it besides the text (`providers.base.Takes`)."""
+        return provider_for(self.provider).takes(self.kind)
+
 
 def available_choices() -> list[Choice]:
     choices: list[Choice] = []

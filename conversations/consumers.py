@@ -235,6 +235,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self, *, text, turn, replace_from: Message | None = None, repoint: str = ""
     ) -> None:
         await self.conversation.arefresh_from_db()
+        turn = services.with_reseed(self.conversation, turn)
         user_message, reply = await services.begin_turn(
             conversation=self.conversation, text=text, replace_from=replace_from, repoint=repoint
         )

@@ -100,6 +100,15 @@ class Conversation(models.Model):
     # Deleted from the sidebar: in Trash, out of every list and search and closed to new turns,
     # until restored (its pin or archive kept) or deleted for good (conversations/trash.py).
     trashed_at = models.DateTimeField(null=True, blank=True)
+    # What the assistant is told besides the messages, kept to what its provider takes for its
+    # model or agent (`conversations/assistant_settings.py`): a system prompt; temperature,
+    # top_p and max_tokens; an agent's named variables.
+    instructions = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    # The model and instructions the current upstream conversation was started with, where the
+    # provider fixes them at start (Mistral): a change starts a new one given the earlier turns.
+    upstream_settings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-updated", "-id"]
@@ -250,6 +259,9 @@ class Message(models.Model):
     # On the new reply of a regenerate or edit: the conversation's upstream pointers before it,
     # put back if the reply does not complete (a Mistral restart or an Orq edit re-points).
     undo = models.JSONField(null=True, blank=True)
+    # A reply: the instructions, parameters and variables sent for it (what its provider took),
+    # for the admin's transcript. None: sent with none (or before they were kept).
+    produced_with = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now)
     completed = models.DateTimeField(null=True, blank=True)
 
@@ -425,3 +437,54 @@ class UserSettings(models.Model):
     def forced_theme(self) -> str:
         """ "light" or "dark" when chosen (the page's data-theme), "" to follow the system."""
         return self.theme if self.theme in (self.Theme.LIGHT, self.Theme.DARK) else ""
+
+
+class Preset(models.Model):
+    """A named start for a chat: a model or agent with its instructions and parameters.
+
+    A person's own (`owner` set), or the team's (no owner), which administrators publish in the
+    admin and everyone sees first in the new chat's picker.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="presets",
+        help_text="Empty: a team preset, offered to everyone.",
+    )
+    name = models.CharField(max_length=80)
+    provider = models.CharField(max_length=16, choices=provider_choices)
+    # Exactly one of model / agent, as on a conversation.
+    model = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    instructions = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"],
+                condition=Q(owner__isnull=False),
+                name="one_preset_name_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="one_team_preset_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_team(self) -> bool:
+        return self.owner_id is None
+
+    @property
+    def choice_label(self) -> str:
+        return str(_("agent %(name)s") % {"name": self.agent}) if self.agent else self.model

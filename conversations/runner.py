@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from conversations import failures, inbox, leases, registry, services, usage, versions
+from conversations.assistant_settings import started_with
 from conversations.message_view import final_frames
 from conversations.models import Conversation, Message, MessageStatus
 from conversations.publisher import Publisher
@@ -53,6 +54,10 @@ async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> as
     loop = asyncio.get_running_loop()
     live = LiveReply(message_id=reply.pk, conversation_id=conversation.pk)
     live.lease_renewed = loop.time()
+    if turn.reseeded_because:
+        live.parts.append(
+            {"kind": "notice", "text": services.reseed_notice(conversation, turn.reseeded_because)}
+        )
     registry.enter(live)
     # The runner's address is this process's inbox: others send stops and snapshot requests.
     await Message.objects.filter(pk=reply.pk).aupdate(
@@ -238,6 +243,8 @@ async def _record_start(live: LiveReply, conversation: Conversation, event: Star
             ]
             changes["superseded_upstream_ids"] = conversation.superseded_upstream_ids
         conversation.upstream_id = changes["upstream_id"] = event.conversation_id
+        # A new upstream conversation runs with what it was started (or branched) with.
+        conversation.upstream_settings = changes["upstream_settings"] = started_with(conversation)
     if event.turn_ref and event.turn_ref != conversation.turn_ref:
         conversation.turn_ref = changes["turn_ref"] = event.turn_ref
     if event.assistant_message_id:

@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from asgiref.sync import sync_to_async
@@ -17,6 +17,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from conversations import deletion, shutdown, sidebar, versions
+from conversations.assistant_settings import AssistantSettings, takes_of
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
@@ -499,7 +500,8 @@ def continuation_of(conversation: Conversation) -> tuple[Choice, dict]:
             % {"choice": conversation.choice_label}
         )
     fields = {"continued_from": conversation, "title": conversation.title}
-    return choice, {**fields, "titled": conversation.titled}
+    kept = AssistantSettings.of(conversation).kept_for(takes_of(conversation)).as_fields()
+    return choice, {**fields, "titled": conversation.titled, **kept}
 
 
 # --- counters --------------------------------------------------------------------------------
@@ -634,6 +636,24 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
     return Plan(turn, replace_from=message, repoint=repoint)
 
 
+def with_reseed(conversation: Conversation, turn: Turn) -> Turn:
+    """The turn, or, after a change its provider cannot apply to the upstream conversation
+    (Mistral's instructions or model), the turn as the start of a new one given the earlier
+    turns: a send, a regenerate and an edit alike."""
+    because = conversation.adapter.reseed_because(conversation)
+    if not because:
+        return turn
+    return replace(turn, fresh=True, from_entry_id="", reseeded_because=because)
+
+
+def reseed_notice(conversation: Conversation, because: str) -> str:
+    """What the reply that started a new upstream conversation says about it."""
+    return gettext(
+        "A new %(provider)s conversation began with this reply, given the earlier turns: "
+        "%(because)s."
+    ) % {"provider": conversation.provider_name, "because": because}
+
+
 @sync_to_async
 def begin_turn(
     *,
@@ -710,6 +730,9 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
                     lease_until=now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS),
                     # The configured model for now; the model the provider reports replaces it.
                     model=conversation.model,
+                    produced_with=AssistantSettings.of(conversation)
+                    .kept_for(takes_of(conversation))
+                    .sent,
                     undo=undo,
                     created=now,
                 )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations import views
+from conversations import instructions_views, views
 
 app_name = "conversations"
 
@@ -44,6 +44,23 @@ urlpatterns = [
     path("conversations/<int:pk>/archive", views.conversation_archive, name="archive"),
     path("conversations/<int:pk>/restore", views.conversation_restore, name="restore"),
     path("conversations/<int:pk>/continue", views.conversation_continue, name="continue"),
+    path(
+        "conversations/<int:pk>/instructions",
+        instructions_views.instructions_panel,
+        name="instructions",
+    ),
+    path(
+        "conversations/<int:pk>/configure",
+        instructions_views.conversation_configure_view,
+        name="configure",
+    ),
+    path("conversations/<int:pk>/preset", instructions_views.preset_save_view, name="preset_save"),
+    path(
+        "presets/<int:preset_pk>/delete",
+        instructions_views.preset_delete_view,
+        name="preset_delete",
+    ),
+    path("conversations/new/fields", instructions_views.new_chat_fields, name="new_fields"),
     path("settings", views.user_settings_edit, name="settings"),
     path("status", views.status_page, name="status"),
     path("healthz", views.health, name="health"),

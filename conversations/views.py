@@ -25,11 +25,13 @@ from conversations import (
     feedback,
     leases,
     message_search,
+    presets,
     runner,
     services,
     user_settings,
     versions,
 )
+from conversations.assistant_settings import AssistantSettingsForm
 from conversations.choices import choice_for, default_choice, grouped_choices
 from conversations.forms import UserSettingsForm
 from conversations.message_view import MessageView, view_of
@@ -87,6 +89,7 @@ def _page_context(request, *, user, active=None, query="") -> dict:
         **_lists_context(request, user=user, query=query),
         "active": active,
         "choices": grouped_choices(),
+        "presets": presets.presets_for(user),
         "default_choice": _default_choice(request),
         "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
@@ -103,6 +106,7 @@ def index(request):
     """The sidebar and a new chat: pick a model or agent and write the first message."""
     if request.htmx and not request.htmx.history_restore_request:
         context = {"choices": grouped_choices(), "default_choice": _default_choice(request)}
+        context["presets"] = presets.presets_for(request.user)
         context["max_chars"] = settings.WEBCHAT_MAX_MESSAGE_CHARS
         return render(request, f"{PAGE}#chat-pane", context)
     return render(request, PAGE, _page_context(request, user=request.user))
@@ -181,9 +185,9 @@ async def conversation_create(request):
         earlier = await _owned(request, parse_id(request.POST["continued_from"], what="id"))
         choice, fields = services.continuation_of(earlier)
     else:
-        choice = choice_for(request.POST.get("choice", ""))
+        choice, fields = await sync_to_async(_new_chat_setup)(request, user)
         if choice is None:
-            return flash(request, gettext("Pick one of the offered models or agents."))
+            return flash(request, fields["error"])
     text = request.POST.get("text", "")
     await services.check_send(user, text)
     conversation, _, reply = await services.conversation_start(
@@ -195,6 +199,26 @@ async def conversation_create(request):
         return redirect(url)
     response = await _pane(request, user=user, conversation=conversation, with_new_row=True)
     return push_url(response, url)
+
+
+def _new_chat_setup(request, user) -> tuple:
+    """The new chat's model or agent and settings: a preset's, or the picked choice's, as the
+    form (filled by the preset) says; (None, {"error": ...}) when they do not hold."""
+    value = request.POST.get("choice", "")
+    found = presets.preset_for(user, value)
+    choice = found[1] if found else choice_for(value)
+    if choice is None:
+        return None, {"error": gettext("Pick one of the offered models or agents.")}
+    if found and "instructions" not in request.POST:
+        # Sent without the fields (they had not loaded): the preset's own.
+        return choice, presets.settings_of(found[0]).as_fields()
+    form = AssistantSettingsForm(request.POST, takes=choice.takes)
+    if not form.is_valid():
+        problems = [
+            f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
+        ]
+        return None, {"error": " ".join(problems)}
+    return choice, form.result.as_fields()
 
 
 def _message_id(raw) -> int | None:

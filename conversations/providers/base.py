@@ -35,10 +35,31 @@ class Capabilities:
     names_conversations: bool
     # A continuation of a conversation the provider lost is given the earlier turns.
     keeps_earlier_turns_on_continue: bool
-    # Takes instructions (a system prompt) with a turn.
-    takes_instructions: bool
     # Takes files with a turn.
     takes_files: bool
+
+
+@dataclass(frozen=True)
+class Takes:
+    """What a conversation with one model or agent of a provider takes besides the text: read
+    by the settings panel (what is offered, what is shown disabled and why) and by the services
+    that keep only what the provider takes."""
+
+    instructions: bool = False
+    # Temperature, top-p and max tokens.
+    parameters: bool = False
+    # Named values an agent's own instructions refer to (Orq agents' `variables`).
+    variables: bool = False
+    # Another model for the turns to come: "turn" (the next turn names it), "new" (a new
+    # upstream conversation given the earlier turns), "" (not offered).
+    model_change: str = ""
+    # Instructions are fixed when the upstream conversation starts (Mistral): a change starts a
+    # new one, given the earlier turns.
+    instructions_fixed_at_start: bool = False
+    # A reply that stopped at max tokens can be continued.
+    continues: bool = False
+    # Why what is not offered is not, in a sentence the panel shows ("" when all is offered).
+    why_not: str = ""
 
 
 def _from_environment(full: str, name: str) -> Any:
@@ -59,8 +80,14 @@ class Turn:
     text: str
     # Branch from this upstream entry (edit, regenerate). Empty: continue at the end.
     from_entry_id: str = ""
-    # Start a new upstream conversation with this turn (edit of the first message; Orq edits).
+    # Start a new upstream conversation with this turn (edit of the first message; Orq edits;
+    # a change the provider cannot apply mid-conversation, given the earlier turns).
     fresh: bool = False
+    # Why this turn starts a new upstream conversation given the earlier turns, when the reason
+    # is a settings change (the reply says so); else "".
+    reseeded_because: str = ""
+    # Continues a reply that stopped at its length limit: this turn's text joins it.
+    continues: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +192,18 @@ class ProviderAdapter:
         """The upstream call a turn is, not yet entered."""
         raise NotImplementedError
 
+    def takes(self, kind: str) -> Takes:
+        """What a conversation with a model (`kind` "model") or an agent ("agent") takes."""
+        return Takes(
+            why_not=gettext("%(provider)s takes no instructions or parameters here.")
+            % {"provider": self.name}
+        )
+
+    def reseed_because(self, conversation: Conversation) -> str:
+        """Why the next turn must start a new upstream conversation given the earlier turns (a
+        change the provider cannot apply to the one it has), or "" when it can go on."""
+        return ""
+
     def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:
         raise NotImplementedError
 
@@ -201,7 +240,6 @@ class Unserved(ProviderAdapter):
         can_branch=False,
         names_conversations=False,
         keeps_earlier_turns_on_continue=False,
-        takes_instructions=False,
         takes_files=False,
     )
     settings_prefix = ""

@@ -65,8 +65,41 @@ def _continue(a: ProviderAdapter) -> str:
     return f"a new conversation, without the earlier turns ({a.no_earlier_turns_because})"
 
 
-def _takes(what: str, able: Callable[[ProviderAdapter], bool]) -> Callable[[ProviderAdapter], str]:
-    return lambda a: "sent with each turn" if able(a) else f"not sent ({what} are not offered)"
+def _instructions(a: ProviderAdapter) -> str:
+    model, agent = a.takes("model"), a.takes("agent")
+    if not model.instructions:
+        said = "not taken"
+    elif model.instructions_fixed_at_start:
+        said = (
+            "models: sent when the conversation starts; a change starts a new one given the "
+            "earlier turns"
+        )
+    else:
+        said = "models: sent with each turn"
+    return said + ("" if agent.instructions else "; agents use their own")
+
+
+def _parameters(a: ProviderAdapter) -> str:
+    if not a.takes("model").parameters:
+        return "not taken"
+    return "models: sent with each turn; a reply cut at max tokens can be continued"
+
+
+def _model_change(a: ProviderAdapter) -> str:
+    match a.takes("model").model_change:
+        case "turn":
+            return "from the next turn (each turn names its model)"
+        case "new":
+            return f"a new {a.name} conversation, given the earlier turns"
+    return "not offered"
+
+
+def _variables(a: ProviderAdapter) -> str:
+    return "agents: sent with each turn" if a.takes("agent").variables else "not taken"
+
+
+def _files(a: ProviderAdapter) -> str:
+    return "sent with each turn" if a.capabilities.takes_files else "not sent (not offered yet)"
 
 
 ROWS: list[tuple[str, Callable[[ProviderAdapter], str]]] = [
@@ -78,8 +111,11 @@ ROWS: list[tuple[str, Callable[[ProviderAdapter], str]]] = [
     ("Versions (after a regenerate or edit)", _versions),
     ("Continue one the provider lost", _continue),
     ("Continue a shared conversation", _shared_copy),
-    ("Instructions", _takes("instructions", lambda a: a.capabilities.takes_instructions)),
-    ("Files", _takes("files", lambda a: a.capabilities.takes_files)),
+    ("Instructions", _instructions),
+    ("Temperature, top-p, max tokens", _parameters),
+    ("Another model mid-conversation", _model_change),
+    ("Variables", _variables),
+    ("Files", _files),
     ("Delete", lambda a: "deletes every upstream conversation the chat used"),
 ]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from conversations.history import earlier_turns
 from conversations.providers.base import (
     Capabilities,
     ImportListing,
     ProviderAdapter,
+    Takes,
     Turn,
     branch_before,
 )
@@ -25,12 +28,37 @@ class MistralAdapter(ProviderAdapter):
         names_conversations=False,
         # A continuation starts upstream with the earlier turns as its first entries.
         keeps_earlier_turns_on_continue=True,
-        takes_instructions=False,
         takes_files=False,
     )
 
     def client(self):
         return clients.mistral()
+
+    def takes(self, kind: str) -> Takes:
+        if kind == "agent":
+            return Takes(
+                why_not=gettext(
+                    "A Mistral agent answers with its own instructions, model and parameters."
+                )
+            )
+        # Instructions and the model go with `start` only; parameters with every turn.
+        return Takes(
+            instructions=True,
+            parameters=True,
+            model_change="new",
+            instructions_fixed_at_start=True,
+            continues=True,
+        )
+
+    def reseed_because(self, conversation) -> str:
+        started = conversation.upstream_settings
+        if not conversation.upstream_id or not started or conversation.agent:
+            return ""
+        if started.get("model", conversation.model) != conversation.model:
+            return gettext("Mistral fixes a conversation's model when it starts")
+        if started.get("instructions", "") != conversation.instructions:
+            return gettext("Mistral fixes a conversation's instructions when it starts")
+        return ""
 
     async def ping(self) -> None:
         await clients.mistral().list_conversations(page_size=1)
@@ -46,18 +74,25 @@ class MistralAdapter(ProviderAdapter):
 
     async def stream(self, conversation, choice, turn: Turn):
         mistral = clients.mistral()
+        model = choice.kind == "model"
         if turn.fresh or not conversation.upstream_id:
             return mistral.stream_start(
                 text=turn.text,
-                model=choice.upstream if choice.kind == "model" else None,
-                agent_id=choice.upstream if choice.kind == "agent" else None,
+                model=choice.upstream if model else None,
+                agent_id=None if model else choice.upstream,
+                instructions=(conversation.instructions or None) if model else None,
+                completion_args=(conversation.parameters or None) if model else None,
                 history=await earlier_turns(conversation, fresh=turn.fresh),
             )
+        args = _completion_args(conversation) if model else None
         if turn.from_entry_id:
             return mistral.stream_restart(
-                conversation.upstream_id, from_entry_id=turn.from_entry_id, text=turn.text
+                conversation.upstream_id,
+                from_entry_id=turn.from_entry_id,
+                text=turn.text,
+                completion_args=args,
             )
-        return mistral.stream_append(conversation.upstream_id, text=turn.text)
+        return mistral.stream_append(conversation.upstream_id, text=turn.text, completion_args=args)
 
     def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:
         names = {agent_id: name for name, agent_id in self.agents().items()}
@@ -71,3 +106,13 @@ class MistralAdapter(ProviderAdapter):
                     yield conversation, conversation.model or default_model, ""
 
         return [ImportListing("conversations", rows())]
+
+
+def _completion_args(conversation) -> dict | None:
+    """The parameters for a turn of an upstream conversation: the conversation's; `{}` when it
+    has none now but the upstream one was started with some (they would apply again)."""
+    if conversation.parameters:
+        return dict(conversation.parameters)
+    if (conversation.upstream_settings or {}).get("parameters"):
+        return {}
+    return None

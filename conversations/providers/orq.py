@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from conversations.providers.base import (
     Capabilities,
     ImportListing,
     ProviderAdapter,
+    Takes,
     Turn,
 )
 from upstream import clients
@@ -31,12 +32,29 @@ class OrqAdapter(ProviderAdapter):
         can_branch=False,
         names_conversations=True,
         keeps_earlier_turns_on_continue=False,
-        takes_instructions=False,
         takes_files=False,
     )
 
     def client(self):
         return clients.orq()
+
+    def takes(self, kind: str) -> Takes:
+        if kind == "agent":
+            return Takes(
+                variables=True,
+                why_not=gettext(
+                    "An Orq agent answers with its own instructions, model and parameters; it "
+                    "takes variables."
+                ),
+            )
+        # An Orq conversation turn names its model, and nothing else about the assistant.
+        return Takes(
+            model_change="turn",
+            why_not=gettext(
+                "Orq conversations take no instructions or parameters, only the model, which "
+                "each turn names."
+            ),
+        )
 
     def emulator_settings(self, emulator_url: str) -> dict[str, str]:
         # New conversations belong to a project: the emulator takes any id.
@@ -94,6 +112,7 @@ class OrqAdapter(ProviderAdapter):
                 text=turn.text,
                 task_id=task_id,
                 conversation_id=conversation.upstream_id or None,
+                variables=conversation.variables or None,
             )
         return orq.stream_response(
             conversation.upstream_id, text=turn.text, model=choice.upstream, task_id=task_id

@@ -91,9 +91,33 @@ def test_capabilities_say_what_the_readme_table_says():
         False,
         True,
     )
-    # Neither takes instructions or files today.
-    for capabilities in (orq, mistral):
-        assert not capabilities.takes_instructions and not capabilities.takes_files
+    # Neither takes files today.
+    assert not orq.takes_files and not mistral.takes_files
+    # The table of what each takes besides the text, per model and agent.
+    orq_adapter, mistral_adapter = ADAPTERS["orq"], ADAPTERS["mistral"]
+    said = {
+        (adapter.key, kind): (
+            (takes := adapter.takes(kind)).instructions,
+            takes.parameters,
+            takes.model_change,
+            takes.variables,
+        )
+        for adapter in (orq_adapter, mistral_adapter)
+        for kind in ("model", "agent")
+    }
+    assert said == {
+        ("mistral", "model"): (True, True, "new", False),
+        ("mistral", "agent"): (False, False, "", False),
+        ("orq", "model"): (False, False, "turn", False),
+        ("orq", "agent"): (False, False, "", True),
+    }
+    assert mistral_adapter.takes("model").instructions_fixed_at_start
+    for adapter in (orq_adapter, mistral_adapter):
+        for kind in ("model", "agent"):
+            takes = adapter.takes(kind)
+            offers_all = takes.instructions and takes.parameters
+            # What is not offered is said, in a sentence the panel shows.
+            assert bool(takes.why_not) != offers_all
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "| Rename | renamed at Orq too | kept by Webchat only" in readme
     assert "Orq cannot branch" in readme

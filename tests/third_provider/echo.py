@@ -118,7 +118,6 @@ class EchoAdapter(ProviderAdapter):
         can_branch=True,
         names_conversations=False,
         keeps_earlier_turns_on_continue=False,
-        takes_instructions=False,
         takes_files=False,
     )
 
