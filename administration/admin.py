@@ -58,6 +58,7 @@ from conversations.models import (
     DailyUsage,
     Feedback,
     MessageStatus,
+    Preset,
     provider_choices,
 )
 from webchat.admin_base import AuditedAdmin, WebchatAdmin, keep_audit_trail_with
@@ -447,6 +448,25 @@ class FeedbackAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}#message-{}">{}</a>', url, feedback.message_id, conversation.display_title
         )
+
+
+@admin.register(Preset)
+class TeamPresetAdmin(AuditedAdmin):
+    """The team's presets: everyone sees them first in the new chat's picker. A person's own
+    presets are theirs alone and are not listed here."""
+
+    list_display = ["name", "provider", "model", "agent", "updated"]
+    list_filter = ["provider"]
+    search_fields = ["name", "instructions"]
+    fields = ["name", "provider", "model", "agent", "instructions", "parameters", "variables"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(owner__isnull=True)
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.owner = None
+        obj.updated = timezone.now()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(DailyUsage)

@@ -75,9 +75,18 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
             "<details class='reasoning'><summary>Reasoning</summary>"
             f"<pre>{escape(reasoning)}</pre></details>"
         )
+    if m.produced_with:
+        parts.append(_produced_with(m.produced_with))
     parts.extend(_tool(part) for part in m.tools)
     body = m.html if m.html else f"<pre>{escape(m.text)}</pre>"
     parts.append(f'<div class="body">{body}</div>')
+    for mark in m.continued:
+        parts.append(
+            '<p class="continued">Stopped at its length limit and continued: after character '
+            f"{int(mark.get('at', 0))}, Webchat sent the user turn "
+            f"<q>{escape(mark.get('prompt', ''))}</q> (kept in the provider's history) and the "
+            "text went on.</p>"
+        )
     if m.error:
         parts.append(f'<p class="error">{escape(m.error)}</p>')
     if m.error_detail:
@@ -89,6 +98,26 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
     parts.extend(_feedback(f) for f in feedback)
     parts.append("</article>")
     return "".join(parts)
+
+
+_PARAMETER_NAMES = {"temperature": "temperature", "top_p": "top-p", "max_tokens": "max tokens"}
+
+
+def _produced_with(sent: dict) -> str:
+    """The instructions, parameters and variables the reply was asked for with."""
+    rows = []
+    if instructions := sent.get("instructions"):
+        rows.append(f"<dt>Instructions</dt><dd><pre>{escape(instructions)}</pre></dd>")
+    if parameters := sent.get("parameters"):
+        said = ", ".join(
+            f"{escape(_PARAMETER_NAMES.get(name, name))} {escape(value)}"
+            for name, value in parameters.items()
+        )
+        rows.append(f"<dt>Parameters</dt><dd>{said}</dd>")
+    if variables := sent.get("variables"):
+        said = ", ".join(f"<code>{escape(k)}</code> = {escape(v)}" for k, v in variables.items())
+        rows.append(f"<dt>Variables</dt><dd>{said}</dd>")
+    return f'<dl class="produced-with" aria-label="Asked with">{"".join(rows)}</dl>'
 
 
 def _feedback(f: Feedback) -> str:
@@ -116,6 +145,8 @@ def _tool(part: dict) -> str:
         inner = f"Tool failed: <pre>{escape(part['error'])}</pre>"
     elif kind == "tool_result":
         inner = f"Result <pre>{escape(part.get('result', ''))}</pre>"
+    elif kind == "notice":
+        return f'<p class="notice">{escape(part.get("text", ""))}</p>'
     else:
         label = escape(part.get("title") or part.get("url") or "")
         url = f" <code>{escape(part['url'])}</code>" if part.get("url") else ""

@@ -224,3 +224,61 @@ def conversation_configure(*, conversation, settings: AssistantSettings, model: 
             "that is given the earlier turns."
         ) % {"because": because, "provider": conversation.provider_name}
     return gettext("Saved. They apply from your next message.")
+
+
+_RANGES = {"temperature": (0, 2, float), "top_p": (0, 1, float), "max_tokens": (1, 131_072, int)}
+
+
+def check_record(record) -> None:
+    """A preset's or widget's model or agent and settings, as the admin saves them: offered,
+    and nothing its provider would not take (an admin is told, never silently cut)."""
+    from conversations.choices import choice_of
+
+    problems: dict[str, str] = {}
+    if bool(record.model) == bool(record.agent):
+        problems["model"] = gettext("Name a model or an agent, not both.")
+    elif choice_of(record) is None:
+        field_name = "agent" if record.agent else "model"
+        problems[field_name] = gettext("Not offered here: pick a configured model or agent.")
+    if problems:
+        raise forms.ValidationError(problems)
+    takes = takes_of(record)
+    if record.instructions and not takes.instructions:
+        problems["instructions"] = takes.why_not
+    parameters = record.parameters or {}
+    if not isinstance(parameters, dict):
+        problems["parameters"] = gettext('An object, such as {"temperature": 0.3}.')
+    elif parameters and not takes.parameters:
+        problems["parameters"] = takes.why_not
+    else:
+        for name, value in parameters.items():
+            if name not in _RANGES:
+                problems["parameters"] = gettext(
+                    "Only temperature, top_p and max_tokens, not %(name)s."
+                ) % {"name": name}
+                break
+            low, high, kind = _RANGES[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (low <= value <= high)
+                or (kind is int and not isinstance(value, int))
+            ):
+                problems["parameters"] = gettext(
+                    "%(name)s is a number from %(low)s to %(high)s."
+                ) % {"name": name, "low": low, "high": high}
+                break
+    variables = record.variables or {}
+    if not isinstance(variables, dict):
+        problems["variables"] = gettext('An object, such as {"customer_name": "Jane"}.')
+    elif variables and not takes.variables:
+        problems["variables"] = takes.why_not
+    else:
+        try:
+            parse_variables("\n".join(f"{name} = {value}" for name, value in variables.items()))
+        except forms.ValidationError as exc:
+            problems["variables"] = " ".join(exc.messages)
+        if any(not isinstance(value, str) for value in variables.values()):
+            problems["variables"] = gettext("Each variable's value is text.")
+    if problems:
+        raise forms.ValidationError(problems)

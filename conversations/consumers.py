@@ -137,6 +137,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     await registry.stop(self.conversation)
                 case "regenerate":
                     await self.regenerate()
+                case "continue":
+                    await self.continue_reply()
                 case "edit":
                     await self.edit(request.id, request.text)
                 case "snapshot":
@@ -219,6 +221,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.check_rate()
         plan = await services.plan_regenerate(conversation=self.conversation)
         await self.start_turn(text=None, turn=plan.turn, replace_from=plan.replace_from)
+
+    async def continue_reply(self) -> None:
+        """Go on with the latest reply, which stopped at its length limit."""
+        await self.refuse_if_gone()
+        await self.check_rate()
+        await self.conversation.arefresh_from_db()
+        reply = await services.begin_continue(conversation=self.conversation)
+        turn = services.Turn(text=services.CONTINUE_PROMPT, continues=True)
+        await self.run_turn(None, reply, turn=turn, replace_from=reply)
 
     async def edit(self, message_id, text: str) -> None:
         await self.refuse_if_gone()

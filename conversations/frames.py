@@ -24,6 +24,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "send": ("text", "client_id"),
     "edit": ("id", "text", "client_id"),
     "regenerate": ("client_id",),
+    "continue": ("client_id",),
     "stop": (),
     "snapshot": (),
     "auth": ("token", "origin", "page"),

@@ -293,11 +293,31 @@ class Message(models.Model):
 
     @property
     def tools(self) -> list[dict]:
-        return [p for p in self.parts if p.get("kind") in ("tool_call", "tool_result", "citation")]
+        return [
+            p
+            for p in self.parts
+            if p.get("kind") in ("tool_call", "tool_result", "citation", "notice")
+        ]
 
     @property
     def is_streaming(self) -> bool:
         return self.status == MessageStatus.STREAMING
+
+    @property
+    def continued(self) -> list[dict]:
+        """Where the reply's text went on after it stopped at its length limit (oldest first)."""
+        return [p for p in self.parts if p.get("kind") == "continued"]
+
+    @property
+    def stopped_at_length(self) -> bool:
+        """It ended at the max tokens it was asked with. Mistral's stream has no finish reason:
+        its last turn's completion tokens equal to max tokens is the sign."""
+        limit = ((self.produced_with or {}).get("parameters") or {}).get("max_tokens")
+        if not limit or self.status != MessageStatus.COMPLETE or self.usage_output is None:
+            return False
+        continued = self.continued
+        before = continued[-1]["before"][1] if continued else 0
+        return self.usage_output - before == limit
 
     @property
     def upstream_gone(self) -> dict | None:
@@ -480,6 +500,11 @@ class Preset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from conversations.assistant_settings import check_record  # it reads these models
+
+        check_record(self)
 
     @property
     def is_team(self) -> bool:

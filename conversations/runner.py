@@ -54,6 +54,8 @@ async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> as
     loop = asyncio.get_running_loop()
     live = LiveReply(message_id=reply.pk, conversation_id=conversation.pk)
     live.lease_renewed = loop.time()
+    if turn.continues:
+        _resume(live, reply)
     if turn.reseeded_because:
         live.parts.append(
             {"kind": "notice", "text": services.reseed_notice(conversation, turn.reseeded_because)}
@@ -76,6 +78,17 @@ async def start(*, conversation: Conversation, reply: Message, turn: Turn) -> as
     )
     registry.track(reply.pk, task)
     return task
+
+
+def _resume(live: LiveReply, reply: Message) -> None:
+    """A reply continued after its length limit streams on from what it said."""
+    live.seq = live.saved_seq = reply.seq
+    live.text = [reply.text] if reply.text else []
+    live.reasoning = [reply.reasoning] if reply.reasoning else []
+    live.parts = [p for p in reply.parts if p.get("kind") != "reasoning"]
+    live.upstream_message_id = reply.upstream_id
+    update = live.renderer.feed(reply.text)
+    live.closed_html = [update.closed_html] if update.closed_html else []
 
 
 async def _in_language(language: str | None, run) -> None:
@@ -264,6 +277,10 @@ async def _finish(
 ) -> None:
     text = live.full_text
     usage = live.usage or (None, None, None)
+    if continued := reply.continued:
+        # A continued reply costs what it had, and this turn.
+        before = continued[-1]["before"]
+        usage = tuple(map(sum, zip(before, live.usage, strict=True))) if live.usage else before
     fields = dict(
         text=text,
         html=render_markdown(text),

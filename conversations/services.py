@@ -747,6 +747,68 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
     return user_message, reply
 
 
+# The turn that continues a reply cut at its length limit: sent upstream (and kept there, in
+# the provider's history), not shown in the chat, where the reply's text just goes on.
+CONTINUE_PROMPT = "Continue exactly where you stopped, without repeating anything."
+
+
+@sync_to_async
+def begin_continue(*, conversation: Conversation) -> Message:
+    """Open the latest reply again to continue it, if it stopped at its length limit.
+
+    The reply streams again from where it ended; a `continued` part records where its text
+    went on and what it had cost so far (the runner adds this turn's tokens to it).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        older = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation.pk)
+            .values_list("older_version_shown", flat=True)
+            .first()
+        )
+        if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
+            raise Refused(STILL_WRITING)
+        if older:
+            raise Refused(older_version_refusal(conversation))
+        if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
+            raise Refused(TRASHED)
+        reply = conversation.messages.shown().order_by("-pk").first()
+        if (
+            reply is None
+            or reply.role != Message.Role.ASSISTANT
+            or not reply.stopped_at_length
+            or not takes_of(conversation).continues
+        ):
+            raise Refused(
+                gettext(
+                    "Only the latest reply can be continued, when it stopped at its length limit."
+                )
+            )
+        mark = {
+            "kind": "continued",
+            "at": len(reply.text),
+            "prompt": CONTINUE_PROMPT,
+            "before": [reply.usage_input or 0, reply.usage_output or 0, reply.usage_total or 0],
+        }
+        reply.parts = [*reply.parts, mark]
+        reply.status = MessageStatus.STREAMING
+        reply.lease_until = now + timedelta(seconds=settings.WEBCHAT_LEASE_SECONDS)
+        reply.completed, reply.stop_requested, reply.error, reply.error_detail = None, False, "", ""
+        # What this turn is asked with (max tokens may have changed): a later cut is judged by it.
+        reply.produced_with = (
+            AssistantSettings.of(conversation).kept_for(takes_of(conversation)).sent
+        )
+        reply.save(
+            update_fields=[
+                "parts", "status", "lease_until", "completed", "stop_requested", "error",
+                "error_detail", "produced_with",
+            ]
+        )  # fmt: skip
+        refresh_counters(conversation.pk, updated=now)
+    return reply
+
+
 def older_version_refusal(conversation: Conversation) -> str:
     return gettext(
         "This is an earlier version. %(provider)s keeps every version in one conversation, so "

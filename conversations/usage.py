@@ -26,6 +26,10 @@ def record_reply(reply: Message, conversation: Conversation) -> None:
         )
         tokens_in = estimate_tokens(prompt or "")
         tokens_out = estimate_tokens(reply.text)
+    if continued := reply.continued:
+        # Continued after its length limit: what it had cost is counted already.
+        before = continued[-1]["before"]
+        tokens_in, tokens_out = max(0, tokens_in - before[0]), max(0, tokens_out - before[1])
     day = timezone.localdate(reply.completed or timezone.now())
     key = {
         "day": day,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -123,13 +124,34 @@ class _Block:
     prose: bool  # prose may be cut mid-way; lists and code blocks are kept whole or left out
 
 
-def compose_reply(prompt: str, *, agent: bool = False, tokens: int | None = None) -> Reply:
+def compose_reply(
+    prompt: str,
+    *,
+    agent: bool = False,
+    tokens: int | None = None,
+    instructions: str | None = None,
+    variables: dict[str, Any] | None = None,
+    remembered: int = 0,
+) -> Reply:
     """The reply to `prompt`; `agent` adds a tool call, `tokens` fixes the number of text tokens.
 
+    `instructions` (Mistral), `variables` and `remembered` (Orq agents) open the reply with a
+    sentence each that echoes them (`preamble`); without them the reply is what it always was.
     Tests use it to know the exact text a stream must add up to.
     """
     if tokens is not None and tokens < 1:
         raise ValueError("tokens must be at least 1")
+    opening = preamble(instructions=instructions, variables=variables, remembered=remembered)
+    if not opening:
+        return _compose(prompt, agent=agent, tokens=tokens)
+    said = tuple(_TOKEN.findall(opening))
+    # `tokens` is the whole reply's length, the opening included (the knob promises that).
+    rest = None if tokens is None else max(1, tokens - len(said))
+    reply = _compose(prompt, agent=agent, tokens=rest)
+    return dataclasses.replace(reply, text=(said + reply.text)[:tokens])
+
+
+def _compose(prompt: str, *, agent: bool, tokens: int | None) -> Reply:
     rng = random.Random(_seed(prompt))
     keywords = _keywords(prompt)
     topic = " ".join(keywords) if keywords else "your question"
@@ -158,15 +180,84 @@ CLOCK_STAMP = "@@stamp@@"
 _UNSTAMPED = re.compile(r"^(?:\d+[.)]|[^\w]*)$")
 
 
-def compose_for(prompt: str, *, agent: bool, tokens: int | None, clock: int) -> Reply:
+def compose_for(
+    prompt: str,
+    *,
+    agent: bool,
+    tokens: int | None,
+    clock: int,
+    instructions: str | None = None,
+    variables: dict[str, Any] | None = None,
+    remembered: int = 0,
+    max_tokens: int | None = None,
+) -> Reply:
     """The reply a request gets: `compose_reply`; with `clock` 1 its tokens as time slots; with
-    2 its Markdown with a time slot after each word (`stamp_words`)."""
-    reply = compose_reply(prompt, agent=agent, tokens=tokens)
+    2 its Markdown with a time slot after each word (`stamp_words`); then `cut_to(max_tokens)`."""
+    reply = compose_reply(
+        prompt,
+        agent=agent,
+        tokens=tokens,
+        instructions=instructions,
+        variables=variables,
+        remembered=remembered,
+    )
     if clock == 1:
-        return dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
-    if clock == 2:
-        return dataclasses.replace(reply, text=stamp_words(reply.text))
-    return reply
+        reply = dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
+    elif clock == 2:
+        reply = dataclasses.replace(reply, text=stamp_words(reply.text))
+    return cut_to(reply, max_tokens)
+
+
+def cut_to(reply: Reply, max_tokens: int | None) -> Reply:
+    """At most `max_tokens` completion tokens, as a model stops when it reaches the limit:
+    text tokens go from the end first, then reasoning, so `usage.completion_tokens` is exact."""
+    if max_tokens is None or max_tokens >= reply.usage.completion_tokens:
+        return reply
+    reasoning = reply.reasoning[:max_tokens]
+    text = reply.text[: max_tokens - len(reasoning)]
+    return dataclasses.replace(reply, reasoning=reasoning, text=text)
+
+
+def preamble(
+    *,
+    instructions: str | None = None,
+    variables: dict[str, Any] | None = None,
+    remembered: int = 0,
+) -> str:
+    """The opening paragraph that shows what a turn was given; empty when it was given nothing."""
+    sentences = []
+    if instructions and instructions.strip():
+        sentences.append(instructions_sentence(instructions))
+    if variables:
+        sentences.append(variables_sentence(variables))
+    if remembered > 0:
+        sentences.append(memory_sentence(remembered))
+    return " ".join(sentences) + "\n\n" if sentences else ""
+
+
+def instructions_sentence(instructions: str) -> str:
+    return f'Following your instructions ("{_shorten(instructions, 80)}"), here goes.'
+
+
+def variables_sentence(variables: dict[str, Any]) -> str:
+    listed = ", ".join(
+        f"{name}={_shorten(_plain(variables[name]), 40)}" for name in sorted(variables)
+    )
+    return f"With your variables ({listed}), here goes."
+
+
+def memory_sentence(earlier: int) -> str:
+    return f"I remember you: {earlier} earlier message{'' if earlier == 1 else 's'}."
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _shorten(text: str, limit: int) -> str:
+    # One line, so the echo stays one paragraph whatever the caller sent.
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def stamp_words(tokens: tuple[str, ...]) -> tuple[str, ...]:

@@ -208,7 +208,7 @@ class MistralAPI:
                 agent_version=_optional(body, "agent_version", int),
                 instructions=_optional(body, "instructions", str),
                 tools=_optional(body, "tools", list) or [],
-                completion_args=_optional(body, "completion_args", dict) or {},
+                completion_args=_completion_args(body) or {},
                 name=_optional(body, "name", str),
                 description=_optional(body, "description", str),
                 metadata=_optional(body, "metadata", dict),
@@ -223,19 +223,35 @@ class MistralAPI:
                 conversation.agent_version = MISTRAL_AGENT_VERSION
         if store:
             self.conversations[conversation.id] = conversation
-        return await self._turn(conversation, inputs, knobs, stream=stream, store=store)
+        return await self._turn(
+            conversation,
+            inputs,
+            knobs,
+            completion_args=conversation.completion_args,
+            stream=stream,
+            store=store,
+        )
 
     async def append(self, request: Request, knobs: Knobs) -> Answer:
         try:
             body = _object(request)
             inputs = _inputs(body)
             stream, store = _flags(body)
+            asked = _completion_args(body)
         except Invalid as exc:
             return _json(422, {"detail": exc.detail})
         conversation = self.conversations.get(request.params["conversation_id"])
         if conversation is None:
             return self.error(404, "Conversation not found")
-        return await self._turn(conversation, inputs, knobs, stream=stream, store=store)
+        # This turn's args only: the conversation keeps the ones it was started with.
+        return await self._turn(
+            conversation,
+            inputs,
+            knobs,
+            completion_args=conversation.completion_args if asked is None else asked,
+            stream=stream,
+            store=store,
+        )
 
     async def restart(self, request: Request, knobs: Knobs) -> Answer:
         """A new conversation: the history up to and including `from_entry_id`, then this turn."""
@@ -248,6 +264,7 @@ class MistralAPI:
                 raise Invalid(["body", "from_entry_id"], "Field required", "missing")
             metadata = _optional(body, "metadata", dict)
             version = _optional(body, "agent_version", int)
+            asked = _completion_args(body)
         except Invalid as exc:
             return _json(422, {"detail": exc.detail})
         source = self.conversations.get(request.params["conversation_id"])
@@ -263,7 +280,7 @@ class MistralAPI:
             agent_version=version if version is not None else source.agent_version,
             instructions=source.instructions,
             tools=source.tools,
-            completion_args=source.completion_args,
+            completion_args=dict(source.completion_args),
             name=source.name,
             description=source.description,
             metadata=metadata if metadata is not None else source.metadata,
@@ -271,7 +288,14 @@ class MistralAPI:
         )
         if store:
             self.conversations[branch.id] = branch
-        return await self._turn(branch, inputs, knobs, stream=stream, store=store)
+        return await self._turn(
+            branch,
+            inputs,
+            knobs,
+            completion_args=branch.completion_args if asked is None else asked,
+            stream=stream,
+            store=store,
+        )
 
     async def _turn(
         self,
@@ -279,14 +303,21 @@ class MistralAPI:
         inputs: list[dict[str, Any]],
         knobs: Knobs,
         *,
+        completion_args: dict[str, Any],
         stream: bool,
         store: bool,
     ) -> Answer:
         prompt = _last_user_text(inputs)
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
-        agent = conversation.agent_id is not None
-        reply = compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=knobs.clock)
+        reply = compose_for(
+            prompt,
+            agent=conversation.agent_id is not None,
+            tokens=knobs.tokens,
+            clock=knobs.clock,
+            instructions=conversation.instructions,
+            max_tokens=completion_args.get("max_tokens"),
+        )
         turn = Turn(conversation=conversation, reply=reply, store=store)
         if store:
             conversation.entries.extend(inputs)
@@ -358,6 +389,28 @@ def _optional(body: dict[str, Any], name: str, kind: type) -> Any:
             ["body", name], f"Input should be a valid {kind_name}", f"{kind.__name__}_type"
         )
     return value
+
+
+def _completion_args(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's `completion_args`, checked; None when it sends none (absent or null), so
+    the conversation's own apply. `{}` is a choice: no parameters for this turn."""
+    args = _optional(body, "completion_args", dict)
+    if args is None:
+        return None
+    for name in ("temperature", "top_p"):
+        value = args.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Invalid(
+                ["body", "completion_args", name], "Input should be a valid number", "float_type"
+            )
+    limit = args.get("max_tokens")
+    if limit is not None:
+        loc: list[str | int] = ["body", "completion_args", "max_tokens"]
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise Invalid(loc, "Input should be a valid integer", "int_type")
+        if limit < 1:
+            raise Invalid(loc, "Input should be greater than 0", "greater_than")
+    return args
 
 
 def _inputs(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -90,6 +90,8 @@ class OrqAPI:
         self.agents = {agent.key: agent for agent in agents} | {agent.id: agent for agent in agents}
         self.conversations: dict[str, Conversation] = {}
         self.running: set[str] = set()  # task ids with a turn under way
+        # Agent memory: (agent id, memory entity_id) → how many turns it has seen.
+        self.memory: dict[tuple[str, str], int] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
@@ -266,6 +268,11 @@ class OrqAPI:
             linked = _optional_object(body, "conversation")
             if linked and not isinstance(linked.get("_id"), str):
                 raise Invalid("conversation._id must be a string")
+            variables = _optional_object(body, "variables")
+            entity = _memory_entity(body)
+            # Checked as Orq would; neither changes what the emulated agent says.
+            _check_thread(body)
+            _optional_object(body, "metadata")
         except Invalid as exc:
             return self.error(400, str(exc))
         conversation = None
@@ -287,6 +294,8 @@ class OrqAPI:
             conversation=conversation,
             knobs=knobs,
             agent=True,
+            variables=variables,
+            remembered=self._remember(agent, entity),
         )
         if background:
             job = asyncio.create_task(self._run_in_background(turn, knobs))
@@ -308,14 +317,24 @@ class OrqAPI:
         conversation: Conversation | None,
         knobs: Knobs,
         agent: bool,
+        variables: dict[str, Any] | None = None,
+        remembered: int = 0,
     ) -> Turn:
         """Compose the reply, mark the task running and store the user's message."""
         parts = [_clean_part(part) for part in parts]
         prompt = _text_of(parts) or _results_of(parts)
+        reply = compose_for(
+            prompt,
+            agent=agent,
+            tokens=knobs.tokens,
+            clock=knobs.clock,
+            variables=variables,
+            remembered=remembered,
+        )
         turn = Turn(
             task=task,
             model=model,
-            reply=compose_for(prompt, agent=agent, tokens=knobs.tokens, clock=knobs.clock),
+            reply=reply,
             conversation=conversation,
             user_id=_user_id(request),
         )
@@ -328,6 +347,15 @@ class OrqAPI:
             )
             conversation.touch(turn.user_id)
         return turn
+
+    def _remember(self, agent: Agent, entity: str | None) -> int:
+        """How many earlier turns this agent has had with the memory `entity`; counts this one."""
+        if entity is None:
+            return 0
+        key = (agent.id, entity)
+        earlier = self.memory.get(key, 0)
+        self.memory[key] = earlier + 1
+        return earlier
 
     def _finish(self, turn: Turn, outcome: sse.Outcome) -> None:
         """Store the reply whole unless the turn failed: a client leaving stops nothing upstream."""
@@ -430,6 +458,29 @@ def _optional_string(body: dict[str, Any], name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise Invalid(f"{name} must be a string or null")
     return value
+
+
+def _memory_entity(body: dict[str, Any]) -> str | None:
+    if body.get("memory") is None:
+        return None
+    memory = _optional_object(body, "memory")
+    entity = memory.get("entity_id")
+    if not isinstance(entity, str) or not entity:
+        raise Invalid("memory.entity_id is required and must be a non-empty string")
+    return entity
+
+
+def _check_thread(body: dict[str, Any]) -> None:
+    if body.get("thread") is None:
+        return
+    thread = _optional_object(body, "thread")
+    if not isinstance(thread.get("id"), str) or not thread["id"]:
+        raise Invalid("thread.id is required and must be a non-empty string")
+    tags = thread.get("tags")
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)
+    ):
+        raise Invalid("thread.tags must be an array of strings")
 
 
 def _display_name(value: Any) -> str:

@@ -138,18 +138,31 @@ class MistralClient:
         title: str | None = None,
         instructions: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        completion_args: dict | None = None,
     ) -> TurnResult:
         body = _start_body(text, model, agent_id, title, instructions, history, stream=False)
+        _with_completion_args(body, completion_args)
         return parse_turn(await self.http.call("POST", "/v1/conversations", body=body))
 
-    async def append(self, conversation_id: str, *, text: str) -> TurnResult:
-        body = _append_body(text, stream=False)
+    async def append(
+        self, conversation_id: str, *, text: str, completion_args: dict | None = None
+    ) -> TurnResult:
+        """`completion_args` for this turn only; `{}` runs it without the conversation's."""
+        body = _with_completion_args(_append_body(text, stream=False), completion_args)
         data = await self.http.call("POST", f"/v1/conversations/{conversation_id}", body=body)
         return parse_turn(data)
 
-    async def restart(self, conversation_id: str, *, from_entry_id: str, text: str) -> TurnResult:
+    async def restart(
+        self,
+        conversation_id: str,
+        *,
+        from_entry_id: str,
+        text: str,
+        completion_args: dict | None = None,
+    ) -> TurnResult:
         """Branch: a new upstream conversation holding the entries up to `from_entry_id`."""
         body = _restart_body(text, from_entry_id, stream=False)
+        _with_completion_args(body, completion_args)
         data = await self.http.call(
             "POST", f"/v1/conversations/{conversation_id}/restart", body=body
         )
@@ -165,17 +178,19 @@ class MistralClient:
         title: str | None = None,
         instructions: str | None = None,
         history: Sequence[tuple[str, str]] = (),
+        completion_args: dict | None = None,
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         """`history`: earlier (role, text) turns the new conversation starts with, oldest first."""
         body = _start_body(text, model, agent_id, title, instructions, history, stream=True)
+        _with_completion_args(body, completion_args)
         async with self.http.open_stream("POST", "/v1/conversations", body=body) as stream:
             yield _events(stream)
 
     @asynccontextmanager
     async def stream_append(
-        self, conversation_id: str, *, text: str
+        self, conversation_id: str, *, text: str, completion_args: dict | None = None
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        body = _append_body(text, stream=True)
+        body = _with_completion_args(_append_body(text, stream=True), completion_args)
         async with self.http.open_stream(
             "POST", f"/v1/conversations/{conversation_id}", body=body
         ) as stream:
@@ -183,9 +198,15 @@ class MistralClient:
 
     @asynccontextmanager
     async def stream_restart(
-        self, conversation_id: str, *, from_entry_id: str, text: str
+        self,
+        conversation_id: str,
+        *,
+        from_entry_id: str,
+        text: str,
+        completion_args: dict | None = None,
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         body = _restart_body(text, from_entry_id, stream=True)
+        _with_completion_args(body, completion_args)
         async with self.http.open_stream(
             "POST", f"/v1/conversations/{conversation_id}/restart", body=body
         ) as stream:
@@ -208,12 +229,20 @@ def _start_body(
     body: dict[str, Any] = {"inputs": inputs, "stream": stream, "store": True}
     if model:
         body["model"] = model
+        # Instructions belong to a model conversation; an agent brings its own.
+        if instructions:
+            body["instructions"] = instructions
     else:
         body["agent_id"] = agent_id
     if title:
         body["name"] = title
-    if instructions:
-        body["instructions"] = instructions
+    return body
+
+
+def _with_completion_args(body: dict[str, Any], args: dict | None) -> dict[str, Any]:
+    # None leaves the key out (the conversation's own apply); `{}` is sent, to clear them.
+    if args is not None:
+        body["completion_args"] = dict(args)
     return body
 
 

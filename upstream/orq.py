@@ -200,9 +200,25 @@ class OrqClient:
         conversation_id: str | None = None,
         background: bool = False,
         identity: dict | None = None,
+        variables: dict | None = None,
+        memory: dict | None = None,
+        thread: dict | None = None,
+        metadata: dict | None = None,
     ) -> TurnResult:
-        """An agent turn answered as one JSON body (or, with `background`, at once)."""
-        body = _agent_body(text, task_id, conversation_id, identity, stream=False)
+        """An agent turn answered as one JSON body (or, with `background`, at once).
+
+        `memory` is `{"entity_id": …}`, `thread` `{"id": …, "tags": […]}` (PROTOCOL 1.11)."""
+        body = _agent_body(
+            text,
+            task_id,
+            conversation_id,
+            identity,
+            stream=False,
+            variables=variables,
+            memory=memory,
+            thread=thread,
+            metadata=metadata,
+        )
         body["background"] = background
         async with self.http.open_stream(
             "POST", f"/v2/agents/{agent_key}/responses", body=body, accept=AGENT_ACCEPT
@@ -220,8 +236,22 @@ class OrqClient:
         task_id: str | None = None,
         conversation_id: str | None = None,
         identity: dict | None = None,
+        variables: dict | None = None,
+        memory: dict | None = None,
+        thread: dict | None = None,
+        metadata: dict | None = None,
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        body = _agent_body(text, task_id, conversation_id, identity, stream=True)
+        body = _agent_body(
+            text,
+            task_id,
+            conversation_id,
+            identity,
+            stream=True,
+            variables=variables,
+            memory=memory,
+            thread=thread,
+            metadata=metadata,
+        )
         async with self.http.open_stream(
             "POST", f"/v2/agents/{agent_key}/responses", body=body, accept=AGENT_ACCEPT
         ) as stream:
@@ -242,14 +272,24 @@ def _agent_body(
     identity: dict | None,
     *,
     stream: bool,
+    variables: dict | None = None,
+    memory: dict | None = None,
+    thread: dict | None = None,
+    metadata: dict | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"message": _user_message(text), "stream": stream}
     if task_id:
         body["task_id"] = task_id
     if conversation_id:
         body["conversation"] = {"_id": conversation_id}
-    if identity:
-        body["identity"] = identity
+    optional = {
+        "identity": identity,
+        "variables": variables,
+        "memory": memory,
+        "thread": thread,
+        "metadata": metadata,
+    }
+    body.update({name: value for name, value in optional.items() if value})
     return body
 
 

@@ -170,7 +170,8 @@
           list.insertAdjacentHTML("beforeend", frame.html);
           this.decorate(list);
           const reply = list.lastElementChild.querySelector(".reply");
-          if (reply) { this.seq.set(Number(reply.dataset.id), 0); this.setStreaming(Number(reply.dataset.id)); }
+          // A continued reply goes on from its sequence number; a new one starts at 0.
+          if (reply) { this.seq.set(Number(reply.dataset.id), Number(reply.dataset.seq) || 0); this.setStreaming(Number(reply.dataset.id)); }
           // Another tab's turn (or another's send winning a race with ours) leaves the box
           // alone: only the turn that carries our own send's id clears it.
           if (this.pending && frame.client_id === this.pending.clientId) {
@@ -362,6 +363,7 @@
       this.section.addEventListener("click", (event) => {
         const target = event.target;
         if (target.closest("[data-regenerate]")) this.send({ type: "regenerate", client_id: newClientId() });
+        if (target.closest("[data-continue]")) this.send({ type: "continue", client_id: newClientId() });
         const copy = target.closest("[data-copy-reply]");
         if (copy) this.copyReply(copy);
         const edit = target.closest("[data-edit]");

@@ -11,7 +11,7 @@ import pytest
 from mistralai import Mistral, models
 
 from emulator.agents import MISTRAL_AGENT_ID, MISTRAL_AGENT_MODEL
-from emulator.assistant import compose_reply
+from emulator.assistant import compose_reply, cut_to
 
 MISTRAL_ID = r"[0-9a-f]{32}"
 MODEL = "mistral-small-latest"
@@ -257,3 +257,91 @@ def test_start_without_storing_leaves_nothing_behind(mistral: Mistral) -> None:
     with pytest.raises(models.SDKError) as caught:
         mistral.beta.conversations.get(conversation_id=response.conversation_id)
     assert caught.value.status_code == 404
+
+
+def test_instructions_and_completion_args_parse_on_every_turn(mistral: Mistral) -> None:
+    prompt = "Explain context managers"
+    instructions = "Answer in two paragraphs."
+    start = mistral.beta.conversations.start(
+        inputs=prompt,
+        model=MODEL,
+        instructions=instructions,
+        completion_args={"temperature": 0.3, "top_p": 0.9, "max_tokens": 11},
+    )
+    (output,) = start.outputs
+    expected = cut_to(compose_reply(prompt, instructions=instructions), 11)
+    assert output.content[1].text == expected.full_text
+    assert output.content[1].text.startswith("Following your instructions")
+    assert start.usage.completion_tokens == 11
+
+    conversation = mistral.beta.conversations.get(conversation_id=start.conversation_id)
+    assert isinstance(conversation, models.ModelConversation)
+    assert conversation.instructions == instructions
+    assert conversation.completion_args.max_tokens == 11
+    assert conversation.completion_args.temperature == 0.3
+
+    more = mistral.beta.conversations.append(
+        conversation_id=start.conversation_id,
+        inputs="And async ones?",
+        completion_args={"max_tokens": 30},
+    )
+    assert more.usage.completion_tokens == 30
+    assert more.outputs[0].content[1].text == (
+        cut_to(compose_reply("And async ones?", instructions=instructions), 30).full_text
+    )
+
+    again = mistral.beta.conversations.restart(
+        conversation_id=start.conversation_id,
+        from_entry_id=output.id,
+        inputs="Shorter, please",
+        completion_args={"temperature": 0.1},
+    )
+    assert again.conversation_id != start.conversation_id
+    # The request's args replace the conversation's for this turn: no max_tokens, a whole reply.
+    full = compose_reply("Shorter, please", instructions=instructions)
+    assert again.outputs[0].content[1].text == full.full_text
+    assert again.usage.completion_tokens == full.usage.completion_tokens
+
+
+def test_streamed_turns_with_instructions_and_completion_args_parse(mistral: Mistral) -> None:
+    prompt = "Stream about decorators"
+    instructions = "Be brief."
+    started = list(
+        mistral.beta.conversations.start_stream(
+            inputs=prompt,
+            model=MODEL,
+            instructions=instructions,
+            completion_args={"max_tokens": 12, "temperature": 0.5},
+        )
+    )
+    assert kinds(started) == [
+        "conversation.response.started",
+        "message.output.delta",
+        "conversation.response.done",
+    ]
+    expected = cut_to(compose_reply(prompt, instructions=instructions), 12)
+    assert streamed_text(started) == expected.full_text
+    assert started[-1].data.usage.completion_tokens == 12
+    conversation_id = started[0].data.conversation_id
+
+    appended = list(
+        mistral.beta.conversations.append_stream(
+            conversation_id=conversation_id, inputs="More", completion_args={}
+        )
+    )
+    assert streamed_text(appended) == compose_reply("More", instructions=instructions).full_text
+
+    history = mistral.beta.conversations.get_history(conversation_id=conversation_id)
+    restarted = list(
+        mistral.beta.conversations.restart_stream(
+            conversation_id=conversation_id,
+            from_entry_id=history.entries[1].id,
+            inputs="Less",
+            completion_args={"max_tokens": 7},
+        )
+    )
+    assert restarted[0].data.conversation_id != conversation_id
+    assert streamed_text(restarted) == (
+        cut_to(compose_reply("Less", instructions=instructions), 7).full_text
+    )
+    assert restarted[-1].data.usage.completion_tokens == 7

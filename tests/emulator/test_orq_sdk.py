@@ -305,3 +305,41 @@ def test_agent_by_unknown_key_is_404(orq: Orq) -> None:
         orq.agents.responses.create(agent_key="nobody", message=user_message("Hi"))
     assert caught.value.status_code == 404
     assert "nobody" in caught.value.body
+
+
+def test_agent_request_with_variables_memory_thread_and_metadata_parses(orq: Orq) -> None:
+    entity = f"user_{ids.ulid().lower()}"
+    context = {
+        "variables": {"customer_name": "Jane", "plan": "team"},
+        "memory": {"entity_id": entity},
+        "thread": {"id": f"thread_{ids.ulid()}", "tags": ["support", "web"]},
+        "metadata": {"source": "web"},
+    }
+    prompt = "Can I add two seats?"
+    first = orq.agents.responses.create(
+        agent_key=ORQ_AGENT_KEY, message=user_message(prompt), **context
+    )
+    assert isinstance(first, models.CreateAgentResponse)
+    expected = compose_reply(prompt, agent=True, variables=context["variables"])
+    assert first.output[-1].parts[0].text == expected.full_text
+    assert first.usage.completion_tokens == expected.usage.completion_tokens
+
+    stream = orq.agents.responses.create(
+        agent_key=ORQ_AGENT_KEY, message=user_message("And a third?"), stream=True, **context
+    )
+    events = list(stream)
+    assert kinds(events)[0] == "response.started" and kinds(events)[-1] == "response.done"
+    remembered = compose_reply(
+        "And a third?", agent=True, variables=context["variables"], remembered=1
+    )
+    assert deltas(events, "text") == remembered.full_text
+    assert "I remember you: 1 earlier message." in remembered.full_text
+
+
+def test_agent_request_with_an_empty_memory_entity_is_400(orq: Orq) -> None:
+    with pytest.raises(models.APIError) as caught:
+        orq.agents.responses.create(
+            agent_key=ORQ_AGENT_KEY, message=user_message("Hi"), memory={"entity_id": ""}
+        )
+    assert caught.value.status_code == 400
+    assert "memory.entity_id" in caught.value.body

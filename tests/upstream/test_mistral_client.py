@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.assistant import compose_reply
+from emulator.assistant import compose_reply, cut_to
 from upstream.errors import NotFound, Rejected
 from upstream.types import (
     Done,
@@ -176,3 +176,63 @@ async def test_stream_append_and_restart(mistral):
     assert text_of(restarted) == compose_reply("Instead").full_text
     branched = await mistral.history(restarted[0].conversation_id)
     assert [m.text for m in branched][-2:] == ["Instead", compose_reply("Instead").full_text]
+
+
+async def test_instructions_and_max_tokens_shape_the_reply_on_every_turn(mistral):
+    instructions = "Answer like a tour guide."
+    turn = await mistral.start(
+        text="Plan a day in Nice",
+        model=MODEL,
+        instructions=instructions,
+        completion_args={"max_tokens": 12, "temperature": 0.4},
+    )
+    assert turn.usage.output == 12
+    expected = cut_to(compose_reply("Plan a day in Nice", instructions=instructions), 12)
+    assert turn.text == expected.full_text
+    assert turn.text.startswith("Following your instructions")
+
+    # The conversation keeps its max_tokens; `{}` runs one turn without it.
+    kept = await mistral.append(turn.conversation_id, text="And the evening?")
+    assert kept.usage.output == 12
+    cleared = await mistral.append(turn.conversation_id, text="Tell me all", completion_args={})
+    assert cleared.text == compose_reply("Tell me all", instructions=instructions).full_text
+
+    history = await mistral.history(turn.conversation_id)
+    branch = await mistral.restart(
+        turn.conversation_id,
+        from_entry_id=history[1].id,
+        text="A rainy day instead",
+        completion_args={"max_tokens": 20},
+    )
+    assert branch.usage.output == 20
+    assert branch.text == (
+        cut_to(compose_reply("A rainy day instead", instructions=instructions), 20).full_text
+    )
+
+
+async def test_streamed_turns_take_completion_args_too(mistral):
+    instructions = "Be brief."
+    async with mistral.stream_start(
+        text="Explain caching",
+        model=MODEL,
+        instructions=instructions,
+        completion_args={"max_tokens": 10},
+    ) as events:
+        started = await collect(events)
+    expected = cut_to(compose_reply("Explain caching", instructions=instructions), 10)
+    assert text_of(started) == expected.full_text
+    assert started[-1].usage.output == 10
+    conversation_id = started[0].conversation_id
+
+    async with mistral.stream_append(
+        conversation_id, text="Go on", completion_args={"max_tokens": 15}
+    ) as events:
+        appended = await collect(events)
+    assert appended[-1].usage.output == 15
+
+    history = await mistral.history(conversation_id)
+    async with mistral.stream_restart(
+        conversation_id, from_entry_id=history[1].id, text="Other", completion_args={}
+    ) as events:
+        restarted = await collect(events)
+    assert text_of(restarted) == compose_reply("Other", instructions=instructions).full_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -216,3 +217,32 @@ async def test_one_pool_per_event_loop(orq, emulator_url):
     there = await asyncio.to_thread(other_loop)
     assert there is not here
     assert orq.http.client() is here
+
+
+async def test_agent_turns_with_variables_and_memory_are_echoed(orq):
+    variables = {"customer_name": "Jane", "plan": "team"}
+    memory = {"entity_id": f"user_{uuid.uuid4().hex}"}
+    first = await orq.agent_response(
+        "demo",
+        text="Can I add a seat?",
+        variables=variables,
+        memory=memory,
+        thread={"id": "thread_1", "tags": ["billing"]},
+        metadata={"source": "web"},
+    )
+    expected = compose_reply("Can I add a seat?", agent=True, variables=variables)
+    assert first.text == expected.full_text
+    assert first.text.startswith("With your variables (customer_name=Jane, plan=team)")
+
+    async with orq.stream_agent_response("demo", text="And two?", memory=memory) as events:
+        received = await collect(events)
+    expected = compose_reply("And two?", agent=True, remembered=1)
+    assert text_of(received) == expected.full_text
+    assert text_of(received).startswith("I remember you: 1 earlier message.")
+
+
+async def test_a_bad_memory_is_rejected(orq):
+    with pytest.raises(Rejected) as excinfo:
+        await orq.agent_response("demo", text="Hi", memory={"id": "user_42"})
+    assert excinfo.value.status == 400
+    assert "memory.entity_id" in str(excinfo.value)
