@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from conversations.choices import kind_and_name
+from conversations.models import Conversation
 from conversations.providers import Takes, provider_for
 
 PARAMETERS = ("temperature", "top_p", "max_tokens")
@@ -207,16 +209,23 @@ def conversation_configure(*, conversation, settings: AssistantSettings, model: 
     if model and model != conversation.model:
         if model not in model_choices(conversation):
             raise Refused(gettext("Pick one of this provider's offered models."))
-    if conversation.upstream_id and not conversation.upstream_settings:
-        # Begun before its settings were kept: what it runs with upstream is what it had.
-        conversation.upstream_settings = started_with(conversation)
-    takes = takes_of(conversation)
-    changed = settings.kept_for(takes).as_fields()
+    changed = settings.kept_for(takes_of(conversation)).as_fields()
     if model:
         changed["model"] = model
-    for name, value in changed.items():
-        setattr(conversation, name, value)
-    conversation.save(update_fields=[*changed, "upstream_settings"])
+    fields = list(changed)
+    with transaction.atomic():
+        # Read under the lock: a first reply may be recording the upstream conversation it
+        # started (runner._record_start) at this very moment.
+        current = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.upstream_id = current.upstream_id
+        conversation.upstream_settings = current.upstream_settings
+        if conversation.upstream_id and not conversation.upstream_settings:
+            # Begun before its settings were kept: what it runs with upstream is what it had.
+            conversation.upstream_settings = started_with(current)
+            fields.append("upstream_settings")
+        for name, value in changed.items():
+            setattr(conversation, name, value)
+        conversation.save(update_fields=fields)
     because = conversation.adapter.reseed_because(conversation)
     if because:
         return gettext(

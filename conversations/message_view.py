@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from conversations import registry
 from conversations.feedback import NONE_GIVEN, Given, offered
 from conversations.labels import model_label
-from conversations.models import Message
+from conversations.models import SHOWN_PART_KINDS, Message
 from conversations.rendering import snapshot
 from conversations.versions import Pager
 
@@ -61,7 +61,7 @@ def _view_of(message: Message) -> MessageView:
             "".join(live.closed_html),
             live.renderer.tail,
             "".join(live.reasoning),
-            tuple(live.parts),
+            tuple(p for p in live.parts if p.get("kind") in SHOWN_PART_KINDS),
             live.seq,
             live.renderer.open_html(),
         )

@@ -12,6 +12,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 TITLE_MAX_LENGTH = 100  # Orq's displayName limit; Mistral titles are ours, kept to the same.
+# The parts of a reply shown with it, besides its reasoning and text.
+SHOWN_PART_KINDS = ("tool_call", "tool_result", "citation", "notice")
 
 
 def provider_choices() -> list[tuple[str, str]]:
@@ -293,11 +295,7 @@ class Message(models.Model):
 
     @property
     def tools(self) -> list[dict]:
-        return [
-            p
-            for p in self.parts
-            if p.get("kind") in ("tool_call", "tool_result", "citation", "notice")
-        ]
+        return [p for p in self.parts if p.get("kind") in SHOWN_PART_KINDS]
 
     @property
     def is_streaming(self) -> bool:

@@ -191,6 +191,10 @@ async def test_an_orq_model_change_applies_from_the_next_turn(alice):
     client = await signed_in(alice)
     said = await configure(client, conversation, model="openai/gpt-4o-mini")
     assert "next message" in said
+    # The chat's heading says the new model at once.
+    assert (
+        '<p class="chat-meta" id="chat-meta" hx-swap-oob="true">Orq.ai · openai/gpt-4o-mini' in said
+    )
     second = await exchange(socket, {"type": "send", "text": "And then?"})
     # The model the emulator reported for the turn: the one the request named.
     assert second.model == "openai/gpt-4o-mini"
