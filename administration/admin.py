@@ -23,7 +23,7 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,7 +53,9 @@ from administration.filters import (
 )
 from administration.models import AuditAction, AuditEntry, Tombstone
 from conversations import deletion
+from conversations.attachments import file_response
 from conversations.models import (
+    Attachment,
     Conversation,
     DailyUsage,
     Feedback,
@@ -241,10 +243,28 @@ class ConversationAdmin(WebchatAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
+        attachment = self.admin_site.admin_view(self.attachment_view)
         return [
             path("import/", view, name="conversations_conversation_import"),
+            path("attachment/<int:pk>/", attachment, name="conversations_conversation_attachment"),
             *super().get_urls(),
         ]
+
+    def attachment_view(self, request, pk):
+        """A file sent in a conversation, to those who may read transcripts; audited."""
+        if not request.user.has_perm("conversations.view_transcript"):
+            raise PermissionDenied
+        attachment = Attachment.objects.filter(pk=pk, message__isnull=False).first()
+        if attachment is None:
+            raise Http404("No such file.")
+        audit.record(
+            AuditAction.FILE_VIEW,
+            f"Opened attachment #{attachment.pk} of conversation "
+            f"#{attachment.message.conversation_id}",
+            request=request,
+            target=attachment,
+        )
+        return file_response(attachment)
 
     def import_view(self, request):
         """Pull conversations made at a provider into a person's list (POST, CSRF)."""

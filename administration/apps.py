@@ -19,6 +19,11 @@ class AdministrationConfig(AppConfig):
         from conversations.deletion import keep_record_with
 
         keep_record_with(keep_record)
+        # A provider fetching a document through its signed link is audited too.
+        from administration.audit import record_file_link
+        from conversations.attachments import file_link_fetched
+
+        file_link_fetched.connect(record_file_link, dispatch_uid="administration.file_link")
 
 
 def _sync_roles(sender, using, apps=global_apps, **kwargs):

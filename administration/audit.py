@@ -41,3 +41,16 @@ def record(
 def record_admin_change(request: HttpRequest, action: str, obj, summary: str) -> None:
     """What `webchat.admin_base.AuditedAdmin` writes (handed over in administration/admin.py)."""
     record(AuditAction(action), summary, request=request, target=obj)
+
+
+def record_file_link(sender, *, attachment, request, **kwargs) -> None:
+    """A provider fetched an attached file through its signed link (no one is signed in)."""
+    message = attachment.message
+    record(
+        AuditAction.FILE_LINK,
+        f"Attachment #{attachment.pk} of conversation #{message.conversation_id} fetched by "
+        "its signed link",
+        request=request,
+        target=attachment,
+        detail={"name": attachment.name, "mime": attachment.mime, "size": attachment.size},
+    )

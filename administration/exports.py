@@ -22,7 +22,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from administration.owners import owner_label
-from conversations.models import Conversation, DailyUsage, Feedback, Message, MessageStatus
+from conversations.models import (
+    Attachment,
+    Conversation,
+    DailyUsage,
+    Feedback,
+    Message,
+    MessageStatus,
+)
 from conversations.rendering import safe_url
 
 FORMAT = "webchat-export"
@@ -273,9 +280,35 @@ def iter_markdown_zip(
             )
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16  # a plain readable file once unzipped
-            archive.writestr(entry, conversation_markdown(conversation, messages).encode())
+            sent: list[dict] = []
+            text = conversation_markdown(conversation, messages, files=sent)
+            archive.writestr(entry, text.encode())
             yield stream.take()
+            yield from _write_files(archive, stream, conversation, sent)
     yield stream.take()  # the central directory, written on close
+
+
+FILE_CHUNK = 256 * 1024
+
+
+def file_path(conversation_id: int, part: dict) -> str:
+    """Where a sent file is in an export's zip (the transcript links it)."""
+    return f"files/{conversation_id}/{part['attachment']}-{part.get('name') or 'file'}"
+
+
+def _write_files(archive, stream, conversation, parts: list[dict], prefix: str = ""):
+    """The files sent in a conversation, into the zip a chunk at a time (flat memory)."""
+    paths = {p["attachment"]: file_path(conversation.pk, p) for p in parts if p.get("attachment")}
+    for attachment in Attachment.objects.filter(pk__in=paths).order_by("pk"):
+        path = prefix + paths[attachment.pk]
+        with (
+            archive.open(path, mode="w", force_zip64=True) as member,
+            attachment.file.open("rb") as handle,
+        ):
+            while chunk := handle.read(FILE_CHUNK):
+                member.write(chunk)
+                if data := stream.take():
+                    yield data
 
 
 def markdown_name(conversation: Conversation, index: int) -> str:
@@ -283,8 +316,16 @@ def markdown_name(conversation: Conversation, index: int) -> str:
     return f"{index:04d}-{slug}-{conversation.pk}.md"
 
 
-def conversation_markdown(conversation: Conversation, messages: Iterable[Message]) -> str:
-    """A transcript for people: what was said, by whom, when, and what the replies cost."""
+def conversation_markdown(
+    conversation: Conversation,
+    messages: Iterable[Message],
+    files: list[dict] | None = None,
+    files_at: str = "",
+) -> str:
+    """A transcript for people: what was said, by whom, when, and what the replies cost.
+
+    `files`: filled with the file parts of its messages (a zip export adds their bytes, which
+    the transcript links to under `files_at`)."""
     title = " ".join(conversation.display_title.split())
     lines = [
         f"# {title}",
@@ -304,6 +345,10 @@ def conversation_markdown(conversation: Conversation, messages: Iterable[Message
     ]
     for message in messages:
         lines += ["", "---", "", *_message_lines(message)]
+        if message.files:
+            lines += ["", *(_file_line(conversation, p, files_at) for p in message.files)]
+            if files is not None:
+                files.extend(message.files)
     return "\n".join(lines) + "\n"
 
 
@@ -324,6 +369,15 @@ def _message_lines(message: Message) -> list[str]:
         lines += [*summaries, ""]
     lines.append(message.text or "*(no text)*")
     return lines
+
+
+def _file_line(conversation: Conversation, part: dict, files_at: str) -> str:
+    name = _link_text(part.get("name") or "file")
+    size = f"{part['size']:,} bytes" if part.get("size") else ""
+    about = ", ".join(v for v in (part.get("mime"), size) if v)
+    if part.get("attachment"):
+        return f"- File: [{name}](<{files_at}{file_path(conversation.pk, part)}>) ({about})"
+    return f"- File: {name}" + (f" ({about})" if about else "")
 
 
 def _reply_facts(message: Message) -> str:
@@ -461,7 +515,9 @@ def iter_user_archive(user, *, batch_size: int = BATCH_SIZE) -> Iterator[bytes]:
                         yield data
         pairs = with_messages(conversations, batch_size=batch_size)
         for index, (conversation, messages) in enumerate(pairs, start=1):
-            text = conversation_markdown(conversation, messages)
+            sent: list[dict] = []
+            text = conversation_markdown(conversation, messages, files=sent, files_at="../")
             archive.writestr(f"transcripts/{markdown_name(conversation, index)}", text.encode())
             yield stream.take()
+            yield from _write_files(archive, stream, conversation, sent)
     yield stream.take()

@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     SHARE_VIEW = "share_view", "Read a shared conversation"
     SHARE_COPY = "share_copy", "Copied a shared conversation"
     SHARE_REVOKE = "share_revoke", "Revoked a shared link"
+    # Attachments: opened by an administrator (from a transcript), or fetched by a provider
+    # through its short-lived signed link (a Mistral document).
+    FILE_VIEW = "file_view", "Opened an attached file"
+    FILE_LINK = "file_link", "A provider fetched an attached file"
 
 
 class AuditEntry(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -75,6 +76,8 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
             "<details class='reasoning'><summary>Reasoning</summary>"
             f"<pre>{escape(reasoning)}</pre></details>"
         )
+    if files := m.files:
+        parts.append(f'<ul class="files">{"".join(_file(f) for f in files)}</ul>')
     if m.produced_with:
         parts.append(_produced_with(m.produced_with))
     parts.extend(_tool(part) for part in m.tools)
@@ -98,6 +101,20 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
     parts.extend(_feedback(f) for f in feedback)
     parts.append("</article>")
     return "".join(parts)
+
+
+def _file(part: dict) -> str:
+    """A file sent with the message: opened through the audited admin view."""
+    name = escape(part.get("name") or "file")
+    about = escape(" · ".join(str(v) for v in (part.get("mime"), part.get("size")) if v))
+    if part.get("attachment"):
+        url = reverse("admin:conversations_conversation_attachment", args=[part["attachment"]])
+        shown = f'<a href="{url}">{name}</a>'
+    elif href := safe_url(part.get("uri") or ""):
+        shown = f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">{name}</a>'
+    else:
+        shown = name
+    return f"<li>File {shown} <span>{about}</span></li>"
 
 
 _PARAMETER_NAMES = {"temperature": "temperature", "top_p": "top-p", "max_tokens": "max tokens"}

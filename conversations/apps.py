@@ -7,7 +7,10 @@ class ConversationsConfig(AppConfig):
     name = "conversations"
 
     def ready(self) -> None:
-        from conversations import checks  # noqa: F401  (registers the checks)
+        from conversations import (
+            attachments,  # noqa: F401  (a file goes with its row)
+            checks,  # noqa: F401  (registers the checks)
+        )
         from conversations.providers import load_adapters
         from webchat import websocket_auth  # noqa: F401  (a session's sockets end with it)
 

@@ -252,13 +252,21 @@ def check_record(record) -> None:
     if problems:
         raise forms.ValidationError(problems)
     takes = takes_of(record)
+    provider = provider_for(record.provider).name
+
+    def not_taken(what: str) -> str:
+        return takes.why_not or gettext("%(provider)s takes no %(what)s here.") % {
+            "provider": provider,
+            "what": what,
+        }
+
     if record.instructions and not takes.instructions:
-        problems["instructions"] = takes.why_not
+        problems["instructions"] = not_taken(gettext("instructions"))
     parameters = record.parameters or {}
     if not isinstance(parameters, dict):
         problems["parameters"] = gettext('An object, such as {"temperature": 0.3}.')
     elif parameters and not takes.parameters:
-        problems["parameters"] = takes.why_not
+        problems["parameters"] = not_taken(gettext("parameters"))
     else:
         for name, value in parameters.items():
             if name not in _RANGES:
@@ -281,7 +289,7 @@ def check_record(record) -> None:
     if not isinstance(variables, dict):
         problems["variables"] = gettext('An object, such as {"customer_name": "Jane"}.')
     elif variables and not takes.variables:
-        problems["variables"] = takes.why_not
+        problems["variables"] = not_taken(gettext("variables"))
     else:
         try:
             parse_variables("\n".join(f"{name} = {value}" for name, value in variables.items()))

@@ -132,7 +132,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             request = frames.read(content)
             match request.action:
                 case "send":
-                    await self.send_message(request.text)
+                    await self.send_message(request.text, request.attachments or ())
                 case "stop":
                     await registry.stop(self.conversation)
                 case "regenerate":
@@ -207,11 +207,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- actions ----------------------------------------------------------------------------
 
-    async def send_message(self, text: str) -> None:
+    async def send_message(self, text: str, attachment_ids=()) -> None:
         await self.refuse_if_gone()
         services.check_message(text)
+        files = await services.files_to_send(self.conversation, self.scope["user"], attachment_ids)
         await self.check_rate()
-        await self.start_turn(text=text, turn=services.Turn(text=text))
+        turn = services.Turn(text=text, attachments=tuple(files))
+        await self.start_turn(text=text, turn=turn, attachments=files)
 
     async def check_rate(self) -> None:
         await services.check_send_rate_async(self.scope["user"])
@@ -243,12 +245,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def start_turn(
-        self, *, text, turn, replace_from: Message | None = None, repoint: str = ""
+        self, *, text, turn, replace_from: Message | None = None, repoint: str = "", attachments=()
     ) -> None:
         await self.conversation.arefresh_from_db()
         turn = services.with_reseed(self.conversation, turn)
         user_message, reply = await services.begin_turn(
-            conversation=self.conversation, text=text, replace_from=replace_from, repoint=repoint
+            conversation=self.conversation,
+            text=text,
+            replace_from=replace_from,
+            repoint=repoint,
+            attachments=list(attachments or turn.attachments),
         )
         await self.run_turn(user_message, reply, turn=turn, replace_from=replace_from)
 

@@ -21,7 +21,7 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # The fields each request carries; the widget's socket adds "auth" and "new".
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "send": ("text", "client_id"),
+    "send": ("text", "client_id", "attachments"),
     "edit": ("id", "text", "client_id"),
     "regenerate": ("client_id",),
     "continue": ("client_id",),
@@ -67,6 +67,7 @@ class Request:
     token: str | None = None  # the widget's "auth": its visitor token,
     origin: str | None = None  # the host page's origin
     page: str | None = None  # and the address of the page it is on
+    attachments: tuple[int, ...] | None = None  # the ids of the files uploaded for a send
 
     @property
     def content(self) -> dict:
@@ -120,6 +121,8 @@ def read(content) -> Request:
             values[name] = client_id
         elif name == "id":
             values[name] = _id(value, client_id)
+        elif name == "attachments":
+            values[name] = _ids(value, client_id)
         else:
             values[name] = _text(name, value, client_id)
     return Request(action=action, **values)
@@ -134,6 +137,13 @@ def _id(value, client_id: str | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise Malformed(gettext("That message is not in this conversation."), client_id=client_id)
     return value
+
+
+def _ids(value, client_id: str | None) -> tuple[int, ...]:
+    # A few ids at most (the limit is checked with the files): a long list is no request.
+    if not isinstance(value, list | tuple) or len(value) > 100:
+        raise Malformed(NOT_UNDERSTOOD, client_id=client_id)
+    return tuple(_id(item, client_id) for item in value)
 
 
 def _text(name: str, value, client_id: str | None) -> str:

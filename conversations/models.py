@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -302,6 +303,11 @@ class Message(models.Model):
         return self.status == MessageStatus.STREAMING
 
     @property
+    def files(self) -> list[dict]:
+        """The files it was sent with (`attachments.part_of`), or an import's file parts."""
+        return [p for p in self.parts if p.get("kind") == "file"]
+
+    @property
     def continued(self) -> list[dict]:
         """Where the reply's text went on after it stopped at its length limit (oldest first)."""
         return [p for p in self.parts if p.get("kind") == "continued"]
@@ -511,3 +517,50 @@ class Preset(models.Model):
     @property
     def choice_label(self) -> str:
         return str(_("agent %(name)s") % {"name": self.agent}) if self.agent else self.model
+
+
+def attachment_path(attachment: Attachment, filename: str) -> str:
+    # Never the uploader's name on disk (it is kept in `name`): a random one, by month.
+    return timezone.now().strftime(f"attachments/%Y/%m/{uuid.uuid4().hex}")
+
+
+class Attachment(models.Model):
+    """A file a person attached to a message: uploaded first (no message yet), then sent with
+    one. Stored through Django's storage API (the default storage); read only through the
+    views that check who may (its owner; audited administrators; a provider's signed link)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+    # Set when it is sent: the message and its conversation (deleted with them).
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    # The name it came with (shown, and given to the provider), cleaned of any path.
+    name = models.CharField(max_length=255)
+    # What its content is (sniffed: conversations/sniffing.py), whatever its name says.
+    mime = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["owner", "created"],
+                condition=Q(message__isnull=True),
+                name="attachment_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")

@@ -84,7 +84,8 @@ def _resume(live: LiveReply, reply: Message) -> None:
     """A reply continued after its length limit streams on from what it said."""
     live.seq = live.saved_seq = reply.seq
     live.text = [reply.text] if reply.text else []
-    live.reasoning = [reply.reasoning] if reply.reasoning else []
+    # The continuation's reasoning reads as a paragraph of its own.
+    live.reasoning = [reply.reasoning + "\n\n"] if reply.reasoning else []
     live.parts = [p for p in reply.parts if p.get("kind") != "reasoning"]
     live.upstream_message_id = reply.upstream_id
     update = live.renderer.feed(reply.text)

@@ -16,11 +16,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from conversations import attachments as files
 from conversations import deletion, shutdown, sidebar, versions
 from conversations.assistant_settings import AssistantSettings, takes_of
 from conversations.choices import Choice, choice_of
 from conversations.failures import provider_name
 from conversations.models import TITLE_MAX_LENGTH, Conversation, Message, MessageStatus, Origin
+from conversations.providers import provider_for
 from conversations.rendering import render_markdown, render_user_text
 from conversations.turns import Turn
 from upstream.errors import NotFound, UpstreamError
@@ -181,7 +183,7 @@ async def conversation_create(*, owner, choice: Choice, **fields) -> Conversatio
 
 
 async def conversation_start(
-    *, owner, choice: Choice, text: str, **fields
+    *, owner, choice: Choice, text: str, attachments=(), **fields
 ) -> tuple[Conversation, Message, Message]:
     """A new conversation with its first message, and its first reply begun (not yet run):
     the team's new chat and a widget visitor's first message. Returns the conversation, the
@@ -195,7 +197,9 @@ async def conversation_start(
     """
     conversation = await conversation_create(owner=owner, choice=choice, **fields)
     try:
-        message, reply = await begin_turn(conversation=conversation, text=text)
+        message, reply = await begin_turn(
+            conversation=conversation, text=text, attachments=list(attachments)
+        )
     except Refused:
         try:
             await deletion.discard(conversation)
@@ -374,10 +378,11 @@ async def conversation_import_history(*, conversation: Conversation) -> int:
 
 @sync_to_async
 def _store_imported(conversation: Conversation, messages) -> int:
-    rows = []
+    rows, kept = [], []
     for message in messages:
         if message.role not in ("user", "assistant"):
             continue
+        kept.append(message)
         text = message.text
         rows.append(
             Message(
@@ -395,6 +400,8 @@ def _store_imported(conversation: Conversation, messages) -> int:
         if conversation.messages.exists():
             return 0
         Message.objects.bulk_create(rows)
+        for row, message in zip(rows, kept, strict=True):
+            files.keep_imported(conversation, row, message.parts)
         refresh_counters(conversation.pk)
     return len(rows)
 
@@ -415,6 +422,10 @@ def part_to_dict(part) -> dict:
             return {"kind": "tool_result", "id": part.call_id, "result": part.result}
         case "citation":
             return {"kind": "citation", "title": part.title, "url": part.url, "source": part.source}
+        case "file":
+            # Its bytes, if the provider kept them, become an attachment (`_store_imported`).
+            uri = part.uri if (part.uri or "").startswith(("https://", "http://")) else ""
+            return {"kind": "file", "name": part.name or "", "mime": part.mime or "", "uri": uri}
     return {"kind": "notice", "text": getattr(part, "text", "") or part.kind}
 
 
@@ -613,7 +624,9 @@ async def plan_regenerate(*, conversation: Conversation) -> Plan:
     old_reply = await shown.filter(role=Message.Role.ASSISTANT, pk__gt=last_user.pk).afirst()
     # Branching providers restart before the question; others ask it again as a new turn.
     turn = await conversation.adapter.regenerate_turn(conversation, last_user)
-    return Plan(turn=turn, replace_from=old_reply)
+    # The question goes again with the files it was asked with.
+    sent_with = tuple(await sync_to_async(files.of_message)(last_user))
+    return Plan(turn=replace(turn, attachments=sent_with), replace_from=old_reply)
 
 
 async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Plan:
@@ -633,7 +646,9 @@ async def plan_edit(*, conversation: Conversation, message_id, text: str) -> Pla
     if choice is None:
         raise Refused(gettext("This conversation's model is no longer offered here."))
     turn, repoint = await conversation.adapter.edit_turn(conversation, choice, message, text)
-    return Plan(turn, replace_from=message, repoint=repoint)
+    # The edited message keeps the files it was sent with.
+    sent_with = tuple(await sync_to_async(files.of_message)(message))
+    return Plan(replace(turn, attachments=sent_with), replace_from=message, repoint=repoint)
 
 
 def with_reseed(conversation: Conversation, turn: Turn) -> Turn:
@@ -655,12 +670,28 @@ def reseed_notice(conversation: Conversation, because: str) -> str:
 
 
 @sync_to_async
+def files_to_send(record, owner, ids) -> list:
+    """The owner's uploads a message to `record` (a conversation, or the choice a new chat
+    starts with) goes with, each one its provider takes; else `Refused`, and nothing is sent."""
+    if not ids:
+        return []
+    chosen = files.pending(owner, ids)
+    kind = getattr(record, "kind", None) or ("agent" if record.agent else "model")
+    adapter = provider_for(record.provider)
+    for attachment in chosen:
+        if problem := adapter.file_problem(kind, attachment.mime):
+            raise Refused(problem)
+    return chosen
+
+
+@sync_to_async
 def begin_turn(
     *,
     conversation: Conversation,
     text: str | None,
     replace_from: Message | None = None,
     repoint: str = "",
+    attachments: list | None = None,
 ) -> tuple[Message | None, Message]:
     """Save the user's message (unless regenerating) and an empty streaming reply, atomically.
 
@@ -673,7 +704,7 @@ def begin_turn(
             raise Refused(
                 gettext("Webchat is restarting. Send again in a moment; your message is kept.")
             )
-        return _begin_turn(conversation, text, replace_from, repoint)
+        return _begin_turn(conversation, text, replace_from, repoint, attachments or [])
     except Refused:
         if repoint:
             # The upstream conversation the plan made is kept (after the rollback), so that
@@ -685,7 +716,9 @@ def begin_turn(
         raise
 
 
-def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | None, Message]:
+def _begin_turn(
+    conversation, text, replace_from, repoint, attachments
+) -> tuple[Message | None, Message]:
     now = timezone.now()
     with transaction.atomic():
         # Locked, as showing a version locks it: a turn and a version switch never interleave
@@ -718,6 +751,7 @@ def _begin_turn(conversation, text, replace_from, repoint) -> tuple[Message | No
                 html=render_user_text(text),
                 created=now,
             )
+            files.attach(attachments, user_message)
             if undo is not None:
                 undo["first"] = user_message.pk  # where the new version starts (else the reply)
         try:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations import instructions_views, views
+from conversations import attachment_views, instructions_views, views
 
 app_name = "conversations"
 
@@ -61,6 +61,14 @@ urlpatterns = [
         name="preset_delete",
     ),
     path("conversations/new/fields", instructions_views.new_chat_fields, name="new_fields"),
+    path("attachments", attachment_views.attachment_upload, name="attachment_upload"),
+    path(
+        "attachments/<int:pk>/discard",
+        attachment_views.attachment_discard,
+        name="attachment_discard",
+    ),
+    path("attachments/<int:pk>/<str:name>", attachment_views.attachment_file, name="attachment"),
+    path("files/<str:token>", attachment_views.file_link, name="file_link"),
     path("settings", views.user_settings_edit, name="settings"),
     path("status", views.status_page, name="status"),
     path("healthz", views.health, name="health"),

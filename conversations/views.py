@@ -91,8 +91,17 @@ def _page_context(request, *, user, active=None, query="") -> dict:
         "choices": grouped_choices(),
         "presets": presets.presets_for(user),
         "default_choice": _default_choice(request),
+        **_new_chat_fields(_default_choice(request)),
         "max_chars": settings.WEBCHAT_MAX_MESSAGE_CHARS,
     }
+
+
+def _new_chat_fields(choice) -> dict:
+    """The new chat's settings fields, for the model or agent it starts with."""
+    if choice is None:
+        return {"new_form": None}
+    takes = choice.takes
+    return {"new_form": AssistantSettingsForm(takes=takes), "new_takes": takes}
 
 
 def _default_choice(request):
@@ -107,6 +116,7 @@ def index(request):
     if request.htmx and not request.htmx.history_restore_request:
         context = {"choices": grouped_choices(), "default_choice": _default_choice(request)}
         context["presets"] = presets.presets_for(request.user)
+        context.update(_new_chat_fields(context["default_choice"]))
         context["max_chars"] = settings.WEBCHAT_MAX_MESSAGE_CHARS
         return render(request, f"{PAGE}#chat-pane", context)
     return render(request, PAGE, _page_context(request, user=request.user))
@@ -189,11 +199,15 @@ async def conversation_create(request):
         if choice is None:
             return flash(request, fields["error"])
     text = request.POST.get("text", "")
-    await services.check_send(user, text)
+    services.check_message(text)
+    ids = [parse_id(raw, what="file") for raw in request.POST.getlist("attachment")]
+    sent_with = await services.files_to_send(choice, user, ids)
+    await services.check_send_rate_async(user)
     conversation, _, reply = await services.conversation_start(
-        owner=user, choice=choice, text=text, **fields
+        owner=user, choice=choice, text=text, attachments=sent_with, **fields
     )
-    await runner.start(conversation=conversation, reply=reply, turn=Turn(text=text))
+    turn = Turn(text=text, attachments=tuple(sent_with))
+    await runner.start(conversation=conversation, reply=reply, turn=turn)
     url = reverse("conversations:detail", args=[conversation.pk])
     if not request.htmx:
         return redirect(url)

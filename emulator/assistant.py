@@ -7,8 +7,11 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from emulator.files import ReceivedFile
 
 TOOL_NAME = "web_search"
 
@@ -132,16 +135,20 @@ def compose_reply(
     instructions: str | None = None,
     variables: dict[str, Any] | None = None,
     remembered: int = 0,
+    files: Sequence[ReceivedFile | tuple] = (),
 ) -> Reply:
     """The reply to `prompt`; `agent` adds a tool call, `tokens` fixes the number of text tokens.
 
-    `instructions` (Mistral), `variables` and `remembered` (Orq agents) open the reply with a
-    sentence each that echoes them (`preamble`); without them the reply is what it always was.
-    Tests use it to know the exact text a stream must add up to.
+    `files` (what came with the turn), `instructions` (Mistral), `variables` and `remembered`
+    (Orq agents) open the reply with a sentence each that echoes them (`preamble`); without
+    them the reply is what it always was. Tests use it to know the exact text a stream must
+    add up to.
     """
     if tokens is not None and tokens < 1:
         raise ValueError("tokens must be at least 1")
-    opening = preamble(instructions=instructions, variables=variables, remembered=remembered)
+    opening = preamble(
+        instructions=instructions, variables=variables, remembered=remembered, files=files
+    )
     if not opening:
         return _compose(prompt, agent=agent, tokens=tokens)
     said = tuple(_TOKEN.findall(opening))
@@ -190,6 +197,7 @@ def compose_for(
     variables: dict[str, Any] | None = None,
     remembered: int = 0,
     max_tokens: int | None = None,
+    files: Sequence[ReceivedFile | tuple] = (),
 ) -> Reply:
     """The reply a request gets: `compose_reply`; with `clock` 1 its tokens as time slots; with
     2 its Markdown with a time slot after each word (`stamp_words`); then `cut_to(max_tokens)`."""
@@ -200,6 +208,7 @@ def compose_for(
         instructions=instructions,
         variables=variables,
         remembered=remembered,
+        files=files,
     )
     if clock == 1:
         reply = dataclasses.replace(reply, text=(CLOCK_TOKEN,) * len(reply.text))
@@ -223,9 +232,12 @@ def preamble(
     instructions: str | None = None,
     variables: dict[str, Any] | None = None,
     remembered: int = 0,
+    files: Sequence[ReceivedFile | tuple] = (),
 ) -> str:
     """The opening paragraph that shows what a turn was given; empty when it was given nothing."""
     sentences = []
+    if files:
+        sentences.append(files_sentence(files))
     if instructions and instructions.strip():
         sentences.append(instructions_sentence(instructions))
     if variables:
@@ -233,6 +245,22 @@ def preamble(
     if remembered > 0:
         sentences.append(memory_sentence(remembered))
     return " ".join(sentences) + "\n\n" if sentences else ""
+
+
+def files_sentence(files: Sequence[ReceivedFile | tuple]) -> str:
+    """`I received 2 files: a.png (image/png, 1234 bytes), notes.pdf (could not fetch it:
+    timed out).` Items are `ReceivedFile`s or `(name, mime, size)` tuples."""
+    described = [_file_description(ReceivedFile(*item)) for item in files]
+    count = len(described)
+    return f"I received {count} file{'' if count == 1 else 's'}: {', '.join(described)}."
+
+
+def _file_description(file: ReceivedFile) -> str:
+    name = _shorten(file.name, 80) or "file"
+    if file.problem is not None:
+        return f"{name} (could not fetch it: {_shorten(file.problem, 80)})"
+    size = f"{file.size} byte{'' if file.size == 1 else 's'}"
+    return f"{name} ({file.mime}, {size})" if file.mime else f"{name} ({size})"
 
 
 def instructions_sentence(instructions: str) -> str:

@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import clock, ids, sse
+from emulator import clock, files, ids, sse
 from emulator.agents import MISTRAL_AGENT_VERSION, MISTRAL_AGENTS, Agent
 from emulator.asgi import Answer, BadJSON, Request, Response, empty_response
 from emulator.asgi import json_response as _json
 from emulator.assistant import Reply, compose_for
+from emulator.files import ReceivedFile
 from emulator.knobs import KnobError, Knobs, strip_directives
 from emulator.mistral_events import failure_event, output_entries, turn_events, usage_json
 from emulator.routing import Route, route
@@ -310,6 +311,7 @@ class MistralAPI:
         prompt = _last_user_text(inputs)
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
+        received = await _received_files(inputs)
         reply = compose_for(
             prompt,
             agent=conversation.agent_id is not None,
@@ -317,6 +319,7 @@ class MistralAPI:
             clock=knobs.clock,
             instructions=conversation.instructions,
             max_tokens=completion_args.get("max_tokens"),
+            files=received,
         )
         turn = Turn(conversation=conversation, reply=reply, store=store)
         if store:
@@ -468,6 +471,8 @@ def _clean_content(content: Any, loc: list[str | int]) -> Any:
         return strip_directives(content)
     if not isinstance(content, list):
         raise Invalid(loc, "Input should be a valid string or list of chunks", "string_type")
+    for index, chunk in enumerate(content):
+        _check_chunk(chunk, [*loc, index])
     return [
         {**chunk, "text": strip_directives(chunk["text"])}
         if isinstance(chunk, dict)
@@ -476,6 +481,89 @@ def _clean_content(content: Any, loc: list[str | int]) -> Any:
         else chunk
         for chunk in content
     ]
+
+
+def _chunk_type(chunk: dict[str, Any]) -> Any:
+    # `type` may be left out (the SDK's models default it); the fields then say which it is.
+    if "type" in chunk:
+        return chunk["type"]
+    return next((name for name in ("image_url", "document_url") if name in chunk), "text")
+
+
+def _check_chunk(chunk: Any, loc: list[str | int]) -> None:
+    """Text, image and document chunks as Mistral validates them (PROTOCOL 2.1); other chunk
+    types pass as they are."""
+    if not isinstance(chunk, dict):
+        raise Invalid(loc, "Input should be a valid dictionary", "dict_type")
+    match _chunk_type(chunk):
+        case "text":
+            if not isinstance(chunk.get("text"), str):
+                raise Invalid([*loc, "text"], "Input should be a valid string", "string_type")
+        case "image_url":
+            _check_image(chunk.get("image_url"), [*loc, "image_url"])
+        case "document_url":
+            url = chunk.get("document_url")
+            if url is None:
+                raise Invalid([*loc, "document_url"], "Field required", "missing")
+            if not isinstance(url, str):
+                raise Invalid(
+                    [*loc, "document_url"], "Input should be a valid string", "string_type"
+                )
+            name = chunk.get("document_name")
+            if name is not None and not isinstance(name, str):
+                raise Invalid(
+                    [*loc, "document_name"], "Input should be a valid string", "string_type"
+                )
+
+
+def _image_url(image: Any) -> Any:
+    """`image_url` is a URL string or `{url, detail}`."""
+    return image.get("url") if isinstance(image, dict) else image
+
+
+def _check_image(image: Any, loc: list[str | int]) -> None:
+    if image is None:
+        raise Invalid(loc, "Field required", "missing")
+    if isinstance(image, dict):
+        loc = [*loc, "url"]
+        detail = image.get("detail")
+        if detail is not None and not isinstance(detail, str):
+            raise Invalid([*loc[:-1], "detail"], "Input should be a valid string", "string_type")
+    url = _image_url(image)
+    if url is None:
+        raise Invalid(loc, "Field required", "missing")
+    if not isinstance(url, str):
+        raise Invalid(loc, "Input should be a valid string", "string_type")
+    if url.lower().startswith("data:"):
+        try:
+            files.decode_data_url(url)
+        except ValueError as exc:
+            raise Invalid(loc, f"Invalid image data URL: it {exc}", "value_error") from None
+    elif not files.is_web_link(url):
+        raise Invalid(loc, "Input should be an http(s) URL or a data URL", "url_scheme")
+
+
+async def _received_files(inputs: list[dict[str, Any]]) -> list[ReceivedFile]:
+    """The files of the message the turn answers (the last user input): an image's data URL
+    decoded, any link fetched as Mistral would."""
+    said = [e.get("content") for e in inputs if _is_user_input(e)]
+    content = said[-1] if said else None
+    if not isinstance(content, list):
+        return []
+    received = []
+    for chunk in content:
+        match _chunk_type(chunk):
+            case "image_url":
+                url = _image_url(chunk["image_url"])
+                if url.lower().startswith("data:"):
+                    mime, data = files.decode_data_url(url)
+                    received.append(files.inline("image", mime, data))
+                else:
+                    received.append(await files.fetch("image", url))
+            case "document_url":
+                name = chunk.get("document_name") or "document"
+                received.append(await files.fetch(name, chunk["document_url"]))
+    return received
 
 
 def _is_user_input(entry: Any) -> bool:

@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import clock, ids, sse
+from emulator import clock, files, ids, sse
 from emulator.agents import ORQ_AGENTS, Agent
 from emulator.asgi import Answer, BadJSON, Request, Response, empty_response
 from emulator.asgi import json_response as _json
 from emulator.assistant import Reply, compose_for, compose_title
+from emulator.files import ReceivedFile
 from emulator.knobs import KnobError, Knobs, strip_directives
 from emulator.orq_events import (
     FAILURE_CODE,
@@ -238,6 +239,7 @@ class OrqAPI:
         conversation = self.conversations.get(request.params["conversation_id"])
         if conversation is None:
             return self.error(404, "Conversation not found")
+        received = await _received_files(parts)
         if task in self.running:
             return self.error(409, f"Task {task} is still running")
         turn = self._begin(
@@ -249,6 +251,7 @@ class OrqAPI:
             conversation=conversation,
             knobs=knobs,
             agent=False,
+            received=received,
         )
         if stream:
             return self._stream(turn, knobs)
@@ -283,6 +286,7 @@ class OrqAPI:
             if conversation.entity_id is None:
                 # A conversation an agent speaks in is that agent's from then on.
                 conversation.entity_id = agent.id
+        received = await _received_files(parts)
         if task in self.running:
             return self.error(409, f"Task {task} is still running; wait until it is inactive")
         turn = self._begin(
@@ -296,6 +300,7 @@ class OrqAPI:
             agent=True,
             variables=variables,
             remembered=self._remember(agent, entity),
+            received=received,
         )
         if background:
             job = asyncio.create_task(self._run_in_background(turn, knobs))
@@ -319,8 +324,10 @@ class OrqAPI:
         agent: bool,
         variables: dict[str, Any] | None = None,
         remembered: int = 0,
+        received: list[ReceivedFile] | None = None,
     ) -> Turn:
-        """Compose the reply, mark the task running and store the user's message."""
+        """Compose the reply, mark the task running and store the user's message (its file
+        parts as received: Orq keeps them)."""
         parts = [_clean_part(part) for part in parts]
         prompt = _text_of(parts) or _results_of(parts)
         reply = compose_for(
@@ -330,6 +337,7 @@ class OrqAPI:
             clock=knobs.clock,
             variables=variables,
             remembered=remembered,
+            files=received or (),
         )
         turn = Turn(
             task=task,
@@ -518,8 +526,46 @@ def _message(
             raise Invalid(f"message.parts[{index}].{_PART_FIELDS[kind]} is required")
         if kind == "text" and not isinstance(part["text"], str):
             raise Invalid(f"message.parts[{index}].text must be a string")
+        if kind == "file":
+            _check_file(part["file"], f"message.parts[{index}].file")
     message_id = message.get("messageId")
     return parts, message_id if isinstance(message_id, str) and ids.is_ulid(message_id) else None
+
+
+def _check_file(file: Any, where: str) -> None:
+    """A file part's `file` in its input form: base64 `bytes` or a `uri` (PROTOCOL 1.8)."""
+    if not isinstance(file, dict):
+        raise Invalid(f"{where} must be an object")
+    if ("bytes" in file) == ("uri" in file):
+        raise Invalid(f"{where} must have either bytes (base64) or uri")
+    if "bytes" in file:
+        if not isinstance(file["bytes"], str):
+            raise Invalid(f"{where}.bytes must be a base64 string")
+        try:
+            files.decode_base64(file["bytes"])
+        except ValueError as exc:
+            raise Invalid(f"{where}.bytes {exc}") from None
+    elif not isinstance(file["uri"], str) or not file["uri"]:
+        raise Invalid(f"{where}.uri must be a non-empty string")
+    for name in ("mimeType", "name"):
+        if file.get(name) is not None and not isinstance(file[name], str):
+            raise Invalid(f"{where}.{name} must be a string")
+
+
+async def _received_files(parts: list[dict[str, Any]]) -> list[ReceivedFile]:
+    """What the assistant says it got: inline bytes measured, links fetched, in order."""
+    received = []
+    for part in parts:
+        if part["kind"] != "file":
+            continue
+        file = part["file"]
+        name = file.get("name") or "file"
+        if "bytes" in file:
+            data = files.decode_base64(file["bytes"])
+            received.append(files.inline(name, file.get("mimeType") or "", data))
+        else:
+            received.append(await files.fetch(name, file["uri"]))
+    return received
 
 
 def _clean_part(part: dict[str, Any]) -> dict[str, Any]:

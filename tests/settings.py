@@ -21,3 +21,10 @@ STORAGES = {
 # Static files come from the source folders, as under runserver (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Attachments go to a folder of this test run's own, removed at exit.
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="webchat-test-media-")
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)

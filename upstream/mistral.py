@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +28,7 @@ from upstream.types import (
     Handoff,
     Message,
     NoticePart,
+    OutgoingFile,
     Part,
     ReasoningDelta,
     ReasoningPart,
@@ -139,16 +143,24 @@ class MistralClient:
         instructions: str | None = None,
         history: Sequence[tuple[str, str]] = (),
         completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> TurnResult:
-        body = _start_body(text, model, agent_id, title, instructions, history, stream=False)
+        body = _start_body(
+            text, model, agent_id, title, instructions, history, stream=False, files=files
+        )
         _with_completion_args(body, completion_args)
         return parse_turn(await self.http.call("POST", "/v1/conversations", body=body))
 
     async def append(
-        self, conversation_id: str, *, text: str, completion_args: dict | None = None
+        self,
+        conversation_id: str,
+        *,
+        text: str,
+        completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> TurnResult:
         """`completion_args` for this turn only; `{}` runs it without the conversation's."""
-        body = _with_completion_args(_append_body(text, stream=False), completion_args)
+        body = _with_completion_args(_append_body(text, files, stream=False), completion_args)
         data = await self.http.call("POST", f"/v1/conversations/{conversation_id}", body=body)
         return parse_turn(data)
 
@@ -159,9 +171,10 @@ class MistralClient:
         from_entry_id: str,
         text: str,
         completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> TurnResult:
         """Branch: a new upstream conversation holding the entries up to `from_entry_id`."""
-        body = _restart_body(text, from_entry_id, stream=False)
+        body = _restart_body(text, from_entry_id, files, stream=False)
         _with_completion_args(body, completion_args)
         data = await self.http.call(
             "POST", f"/v1/conversations/{conversation_id}/restart", body=body
@@ -179,18 +192,28 @@ class MistralClient:
         instructions: str | None = None,
         history: Sequence[tuple[str, str]] = (),
         completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        """`history`: earlier (role, text) turns the new conversation starts with, oldest first."""
-        body = _start_body(text, model, agent_id, title, instructions, history, stream=True)
+        """`history`: earlier (role, text) turns the new conversation starts with, oldest first.
+
+        `files` go with `text` as chunks (`file_chunk`): images inline, documents by URL."""
+        body = _start_body(
+            text, model, agent_id, title, instructions, history, stream=True, files=files
+        )
         _with_completion_args(body, completion_args)
         async with self.http.open_stream("POST", "/v1/conversations", body=body) as stream:
             yield _events(stream)
 
     @asynccontextmanager
     async def stream_append(
-        self, conversation_id: str, *, text: str, completion_args: dict | None = None
+        self,
+        conversation_id: str,
+        *,
+        text: str,
+        completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        body = _with_completion_args(_append_body(text, stream=True), completion_args)
+        body = _with_completion_args(_append_body(text, files, stream=True), completion_args)
         async with self.http.open_stream(
             "POST", f"/v1/conversations/{conversation_id}", body=body
         ) as stream:
@@ -204,8 +227,9 @@ class MistralClient:
         from_entry_id: str,
         text: str,
         completion_args: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        body = _restart_body(text, from_entry_id, stream=True)
+        body = _restart_body(text, from_entry_id, files, stream=True)
         _with_completion_args(body, completion_args)
         async with self.http.open_stream(
             "POST", f"/v1/conversations/{conversation_id}/restart", body=body
@@ -222,10 +246,11 @@ def _start_body(
     history: Sequence[tuple[str, str]] = (),
     *,
     stream: bool,
+    files: Sequence[OutgoingFile] = (),
 ) -> dict[str, Any]:
     if bool(model) == bool(agent_id):
         raise ValueError("start a Mistral conversation with a model or an agent, not both")
-    inputs = _with_history(text, history)
+    inputs = _with_history(text, history, files)
     body: dict[str, Any] = {"inputs": inputs, "stream": stream, "store": True}
     if model:
         body["model"] = model
@@ -246,11 +271,41 @@ def _with_completion_args(body: dict[str, Any], args: dict | None) -> dict[str, 
     return body
 
 
-def _with_history(text: str, history: Sequence[tuple[str, str]]) -> str | list[dict[str, Any]]:
-    """Inputs: the text alone, or the earlier turns as entries and then the text (PROTOCOL 2.1)."""
+def _with_history(
+    text: str, history: Sequence[tuple[str, str]], files: Sequence[OutgoingFile] = ()
+) -> str | list[dict[str, Any]]:
+    """Inputs: the text alone, or the earlier turns as entries and then the text (PROTOCOL 2.1);
+    with files, the text and the files as one entry's chunks."""
     if not history:
-        return text
-    return [*(_entry(role, said) for role, said in history), _entry("user", text)]
+        return _user_input(text, files)
+    return [*(_entry(role, said) for role, said in history), _user_entry(text, files)]
+
+
+def _user_input(text: str, files: Sequence[OutgoingFile]) -> str | list[dict[str, Any]]:
+    """A turn's `inputs`: a plain string, or (with files) one entry of chunks."""
+    return [_user_entry(text, files)] if files else text
+
+
+def _user_entry(text: str, files: Sequence[OutgoingFile]) -> dict[str, Any]:
+    if not files:
+        return _entry("user", text)
+    chunks = [{"type": "text", "text": text}] if text else []
+    chunks.extend(file_chunk(file) for file in files)
+    return {"object": "entry", "type": "message.input", "role": "user", "content": chunks}
+
+
+def file_chunk(file: OutgoingFile) -> dict[str, Any]:
+    """A file as Mistral takes it (PROTOCOL 2.1): an image with its bytes as an `image_url`
+    data URL, anything with a URL as a `document_url`. A document needs a URL Mistral can
+    fetch: one with only bytes is a ValueError (the caller decides before)."""
+    if file.data is not None and file.mime.startswith("image/"):
+        encoded = base64.b64encode(file.data).decode("ascii")
+        return {"type": "image_url", "image_url": f"data:{file.mime};base64,{encoded}"}
+    if file.url:
+        return {"type": "document_url", "document_url": file.url, "document_name": file.name}
+    raise ValueError(
+        f"Mistral takes {file.name!r} ({file.mime}) only as a document by URL, and it has none"
+    )
 
 
 def _entry(role: str, text: str) -> dict[str, Any]:
@@ -262,13 +317,20 @@ def _entry(role: str, text: str) -> dict[str, Any]:
     return {"object": "entry", "type": "message.input", "role": "user", "content": text}
 
 
-def _append_body(text: str, *, stream: bool) -> dict[str, Any]:
-    return {"inputs": text, "stream": stream, "store": True, "handoff_execution": "server"}
-
-
-def _restart_body(text: str, from_entry_id: str, *, stream: bool) -> dict[str, Any]:
+def _append_body(text: str, files: Sequence[OutgoingFile], *, stream: bool) -> dict[str, Any]:
     return {
-        "inputs": text,
+        "inputs": _user_input(text, files),
+        "stream": stream,
+        "store": True,
+        "handoff_execution": "server",
+    }
+
+
+def _restart_body(
+    text: str, from_entry_id: str, files: Sequence[OutgoingFile], *, stream: bool
+) -> dict[str, Any]:
+    return {
+        "inputs": _user_input(text, files),
         "from_entry_id": from_entry_id,
         "stream": stream,
         "store": True,
@@ -349,7 +411,7 @@ def parse_chunk(chunk: Any) -> Part | None:
             )
         case "image_url":
             image = chunk.get("image_url")
-            return FilePart(uri=image.get("url") if isinstance(image, dict) else image)
+            return image_part(image.get("url") if isinstance(image, dict) else image)
         case "document_url":
             return FilePart(uri=chunk.get("document_url"), name=chunk.get("document_name"))
         case "tool_file":
@@ -360,6 +422,23 @@ def parse_chunk(chunk: Any) -> Part | None:
             )
     log.debug("mistral: skipping content chunk of unknown type %r", chunk.get("type"))
     return None
+
+
+_DATA_URL = re.compile(r"data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*?);base64,(?P<data>.*)", re.S)
+
+
+def image_part(url: Any) -> FilePart:
+    """An `image_url` chunk's image: a base64 data URL gives its bytes (as sent) and type."""
+    if not isinstance(url, str):
+        return FilePart()
+    inline = _DATA_URL.fullmatch(url)
+    if inline is None:
+        return FilePart(uri=url)
+    try:
+        base64.b64decode(inline["data"], validate=True)
+    except (binascii.Error, ValueError):
+        return FilePart(uri=url)
+    return FilePart(data=inline["data"], mime=inline["mime"] or None)
 
 
 def _thinking_text(chunk: dict) -> str:

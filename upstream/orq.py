@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +25,7 @@ from upstream.types import (
     FilePart,
     Message,
     NoticePart,
+    OutgoingFile,
     Part,
     PartDone,
     ReasoningDelta,
@@ -180,10 +182,21 @@ class OrqClient:
 
     @asynccontextmanager
     async def stream_response(
-        self, conversation_id: str, *, text: str, model: str, task_id: str | None = None
+        self,
+        conversation_id: str,
+        *,
+        text: str,
+        model: str,
+        task_id: str | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        """A freeform turn; `task_id` is the previous turn's `Started.turn_ref`."""
-        body: dict[str, Any] = {"message": _user_message(text), "model": model, "stream": True}
+        """A freeform turn; `task_id` is the previous turn's `Started.turn_ref`; `files` go
+        with the message as `file` parts (PROTOCOL 1.8)."""
+        body: dict[str, Any] = {
+            "message": _user_message(text, files),
+            "model": model,
+            "stream": True,
+        }
         if task_id:
             body["task_id"] = task_id
         async with self.http.open_stream(
@@ -204,6 +217,7 @@ class OrqClient:
         memory: dict | None = None,
         thread: dict | None = None,
         metadata: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> TurnResult:
         """An agent turn answered as one JSON body (or, with `background`, at once).
 
@@ -218,6 +232,7 @@ class OrqClient:
             memory=memory,
             thread=thread,
             metadata=metadata,
+            files=files,
         )
         body["background"] = background
         async with self.http.open_stream(
@@ -240,6 +255,7 @@ class OrqClient:
         memory: dict | None = None,
         thread: dict | None = None,
         metadata: dict | None = None,
+        files: Sequence[OutgoingFile] = (),
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         body = _agent_body(
             text,
@@ -251,6 +267,7 @@ class OrqClient:
             memory=memory,
             thread=thread,
             metadata=metadata,
+            files=files,
         )
         async with self.http.open_stream(
             "POST", f"/v2/agents/{agent_key}/responses", body=body, accept=AGENT_ACCEPT
@@ -261,8 +278,22 @@ class OrqClient:
                 yield _as_events(parse_agent_response(await stream.json()))
 
 
-def _user_message(text: str) -> dict:
-    return {"role": "user", "parts": [{"kind": "text", "text": text}]}
+def _user_message(text: str, files: Sequence[OutgoingFile] = ()) -> dict:
+    """The text part (left out when empty and there are files), then one part per file."""
+    parts: list[dict[str, Any]] = [{"kind": "text", "text": text}] if text or not files else []
+    parts.extend(file_part(file) for file in files)
+    return {"role": "user", "parts": parts}
+
+
+def file_part(file: OutgoingFile) -> dict[str, Any]:
+    """A `file` part in its input form (no `type` key): base64 `bytes`, or else a `uri`."""
+    if file.data is not None:
+        content = {"bytes": base64.b64encode(file.data).decode("ascii")}
+    elif file.url:
+        content = {"uri": file.url}
+    else:
+        raise ValueError(f"the file {file.name!r} has neither bytes nor a URL")
+    return {"kind": "file", "file": content | {"mimeType": file.mime, "name": file.name}}
 
 
 def _agent_body(
@@ -276,8 +307,9 @@ def _agent_body(
     memory: dict | None = None,
     thread: dict | None = None,
     metadata: dict | None = None,
+    files: Sequence[OutgoingFile] = (),
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"message": _user_message(text), "stream": stream}
+    body: dict[str, Any] = {"message": _user_message(text, files), "stream": stream}
     if task_id:
         body["task_id"] = task_id
     if conversation_id:

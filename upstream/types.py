@@ -45,12 +45,25 @@ class ToolResultPart:
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
+    """A file in a message: `data` is base64 as the provider sent it (Orq `bytes`, the payload
+    of a Mistral image data URL), `uri` a link it fetches, `file_id` one it keeps."""
+
     uri: str | None = None
     data: str | None = None
     file_id: str | None = None
     mime: str | None = None
     name: str | None = None
     kind: str = field(default="file", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A file sent with a user's turn: inline bytes, or a URL the provider fetches."""
+
+    name: str
+    mime: str
+    data: bytes | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

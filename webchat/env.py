@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -79,6 +80,20 @@ def env_pairs(
             )
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def env_json_object(name: str, environ: Mapping[str, str] = os.environ) -> dict:
+    """A JSON object (a storage backend's options), or {} when unset."""
+    raw = env_str(name, "", environ)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f'{name} must be a JSON object, such as {{"bucket_name": "x"}}')
+    return value
 
 
 def env_url(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:

@@ -10,6 +10,7 @@ from webchat.env import (
     env_bool,
     env_float,
     env_int,
+    env_json_object,
     env_list,
     env_pairs,
     env_secret,
@@ -137,8 +138,17 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [_shipped("static")]
 STATIC_ROOT = DATA_DIR / "var" / "static"
 # WhiteNoise serves hashed, pre-compressed files under daphne (nothing else would).
+# Files people attach to messages: on the local file system under MEDIA_ROOT by default, or
+# any Django storage backend (django-storages' S3Storage, say) named by WEBCHAT_STORAGE_BACKEND
+# with its options as a JSON object in WEBCHAT_STORAGE_OPTIONS. Never served from MEDIA_URL:
+# only through the views that check who may read them (conversations/attachment_views.py).
+MEDIA_ROOT = Path(env_str("WEBCHAT_MEDIA_ROOT") or DATA_DIR / "var" / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env_str("WEBCHAT_STORAGE_BACKEND")
+        or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": env_json_object("WEBCHAT_STORAGE_OPTIONS"),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -219,6 +229,18 @@ WEBCHAT_PUBLIC_URL = env_url("WEBCHAT_PUBLIC_URL", "") if env_str("WEBCHAT_PUBLI
 # Shared links (sharing/): whether a person may make one that anyone with the link can read.
 # Off, links are for signed-in members only, and those made for anyone ask for a sign-in too.
 WEBCHAT_PUBLIC_SHARES = env_bool("WEBCHAT_PUBLIC_SHARES", True)
+
+# Attachments: at most this many bytes a file and files a message, of these types (checked by
+# their content, not their names). An upload past the size is refused before it is read.
+WEBCHAT_UPLOAD_MAX_BYTES = env_int("WEBCHAT_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+WEBCHAT_UPLOAD_MAX_FILES = env_int("WEBCHAT_UPLOAD_MAX_FILES", 5, minimum=1)
+WEBCHAT_UPLOAD_TYPES = env_list(
+    "WEBCHAT_UPLOAD_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,image/svg+xml,application/pdf,text/plain,"
+    "text/markdown,text/csv",
+)
+# How long the single-file link a provider fetches a document from (Mistral) stays valid.
+WEBCHAT_FILE_LINK_SECONDS = env_int("WEBCHAT_FILE_LINK_SECONDS", 300, minimum=10)
 
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 5.0)
 UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 60.0)

@@ -37,7 +37,14 @@ class WidgetAdmin(AuditedAdmin):
     inlines = [LimitHitInline]
     fieldsets = [
         (None, {"fields": ["name", "owner", "enabled", "public_key", "snippet", "preview"]}),
-        ("Assistant (fixed: visitors cannot change it)", {"fields": ["provider", "model", "agent"]}),
+        ("Assistant (fixed: visitors cannot change it)", {
+            "fields": ["provider", "model", "agent", "instructions", "parameters", "variables",
+                       "page_variables"],
+            "description": "What it takes besides the visitor's messages depends on the "
+            "provider: a Mistral model takes instructions and parameters; an Orq agent takes "
+            "variables; a Mistral agent and an Orq model take neither. Each new visitor "
+            "conversation starts with them; saving refuses what the provider would not take.",
+        }),
         ("Where it may run", {"fields": ["allowed_origins"]}),
         ("Look", {"fields": ["title", "greeting", "starters", "accent", "position", "theme", "language"]}),
         ("Visitors", {"fields": ["identity", "secret"]}),

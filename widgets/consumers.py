@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 from django.template.loader import render_to_string
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from conversations import services
+from conversations.assistant_settings import AssistantSettings, takes_of
 from conversations.choices import choice_of
 from conversations.consumers import CLOSE_NOT_FOUND, ChatConsumer
 from conversations.message_view import view_of
@@ -90,7 +92,7 @@ class WidgetConsumer(ChatConsumer):
                     # Nothing written yet: nothing to show, nothing to stop.
                     await self.send_json({"type": "snapshot", "id": None})
                     return
-                case "regenerate" if self.conversation is None:
+                case "regenerate" | "continue" if self.conversation is None:
                     await self.send_json(
                         {"type": "error", "message": _("There is nothing to regenerate yet.")}
                     )
@@ -161,7 +163,9 @@ class WidgetConsumer(ChatConsumer):
 
     # --- the team chat's actions, with the widget's limits -----------------------------------
 
-    async def send_message(self, text: str) -> None:
+    async def send_message(self, text: str, attachment_ids=()) -> None:
+        # Visitors upload nothing (the frame offers no attaching): ids a frame names anyway are
+        # left out, as is anything else in it besides the text.
         await self.current_widget()
         if self.conversation is not None:
             await self.refuse_if_gone()  # the provider lost it: "New conversation" goes on
@@ -188,6 +192,7 @@ class WidgetConsumer(ChatConsumer):
                 widget=self.widget,
                 visitor=self.visitor.visitor,
                 started_on=self.page,
+                **self.assistant_settings(),
             )
         except UpstreamError:
             log.warning("Widget %s: the provider refused a new conversation", self.widget.pk,
@@ -198,6 +203,17 @@ class WidgetConsumer(ChatConsumer):
         self.conversation = conversation
         await self.watch(snapshot=False)
         await self.run_turn(message, reply, turn=services.Turn(text=text))
+
+    def assistant_settings(self) -> dict:
+        """A new conversation's instructions, parameters and variables: the widget's, kept to
+        what its provider takes, and the visitor's page and language where the widget passes
+        them. Nothing the visitor sends sets any of them (the page is checked by `_page`)."""
+        takes = takes_of(self.widget)
+        kept = AssistantSettings.of(self.widget).kept_for(takes)
+        if takes.variables:
+            page = self.widget.page_variables_for(page=self.page)
+            kept = replace(kept, variables=kept.variables | page)
+        return kept.as_fields()
 
     async def check_rate(self) -> None:
         # Regenerate counts as a message: the same per-minute and token limits. The widget's

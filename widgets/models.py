@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}", re.ASCII)  # what new_public_key makes
+# The variables `page_variables` sets from the visitor's page.
+PAGE_VARIABLES = frozenset({"page", "language"})
 
 
 def new_public_key() -> str:
@@ -66,6 +68,32 @@ class Widget(models.Model):
     # Exactly one of the two, from the configured choices; visitors cannot change it.
     model = models.CharField(max_length=200, blank=True)
     agent = models.CharField(max_length=200, blank=True)
+    # What the assistant is told besides the visitor's messages (conversations.assistant_settings):
+    # each new visitor conversation starts with them, kept to what the provider takes.
+    instructions = models.TextField(
+        blank=True,
+        help_text="How the assistant should answer: its role, tone, format. Taken by a Mistral "
+        "model only (sent when each conversation starts); agents answer with their own.",
+    )
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Taken by a Mistral model only: temperature (0 to 2), top_p (0 to 1), "
+        'max_tokens, as {"temperature": 0.3, "max_tokens": 500}. Orq conversations and '
+        "agents take none.",
+    )
+    variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Taken by an Orq agent only: named text values its own instructions refer "
+        'to, as {"shop_name": "Example shop"}.',
+    )
+    page_variables = models.BooleanField(
+        default=False,
+        help_text="Pass the visitor's page and language as variables `page` and `language` "
+        "(an Orq agent only): the address of the page the conversation started on, and the "
+        "widget's language.",
+    )
     allowed_origins = models.TextField(
         blank=True,
         help_text="One per line, e.g. https://shop.example.com or https://*.example.com. "
@@ -138,6 +166,52 @@ class Widget(models.Model):
         from widgets.origins import parse_origins
 
         parse_origins(self.allowed_origins)  # raises ValidationError naming a bad line
+        self.clean_assistant_settings()
+
+    def clean_assistant_settings(self) -> None:
+        """Nothing its provider would not take for its model or agent (the admin says why)."""
+        from conversations.assistant_settings import check_record, takes_of
+
+        # A JSON field the admin left empty: nothing, as the columns keep it.
+        self.parameters = {} if self.parameters in (None, "") else self.parameters
+        self.variables = {} if self.variables in (None, "") else self.variables
+        try:
+            check_record(self)
+        except ValidationError as refusal:
+            # A provider that takes the rest says no reason for what it does not (its why_not
+            # is empty): say it here rather than show an empty error.
+            raise ValidationError(
+                {
+                    name: [str(m) or self.not_taken(name) for m in messages]
+                    for name, messages in refusal.message_dict.items()
+                }
+            ) from None
+        if self.page_variables:
+            takes = takes_of(self)
+            if not takes.variables:
+                raise ValidationError(
+                    {"page_variables": takes.why_not or self.not_taken("variables")}
+                )
+            taken = sorted(PAGE_VARIABLES & set(self.variables))
+            if taken:
+                raise ValidationError(
+                    {
+                        "variables": f"{' and '.join(taken)}: set from the visitor's page "
+                        "here. Name yours otherwise, or pass no page variables."
+                    }
+                )
+
+    def not_taken(self, name: str) -> str:
+        from conversations.choices import kind_and_name
+
+        kind, _name = kind_and_name(self.model, self.agent)
+        return f"A {provider_for(self.provider).name} {kind} takes no {name} here."
+
+    def page_variables_for(self, *, page: str) -> dict[str, str]:
+        """The variables a visitor's page adds, when the widget passes them (else none)."""
+        if not self.page_variables:
+            return {}
+        return {"page": page, "language": self.language}
 
     @property
     def safe_accent(self) -> str:

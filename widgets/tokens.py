@@ -45,7 +45,12 @@ class Visitor:
 
     @property
     def verified(self) -> bool:
-        return self.visitor.startswith("user:")
+        return is_verified(self.visitor)
+
+
+def is_verified(visitor: str) -> bool:
+    """A visitor id (as `Conversation.visitor` keeps it) the site's signed identity gave."""
+    return visitor.startswith("user:")
 
 
 def issue(visitor: Visitor) -> str:

@@ -88,6 +88,8 @@ class Turn:
     reseeded_because: str = ""
     # Continues a reply that stopped at its length limit: this turn's text joins it.
     continues: bool = False
+    # The files sent with it (conversations.models.Attachment rows).
+    attachments: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,28 @@ class ProviderAdapter:
             why_not=gettext("%(provider)s takes no instructions or parameters here.")
             % {"provider": self.name}
         )
+
+    def file_problem(self, kind: str, mime: str) -> str:
+        """Why a file of this type cannot go with a turn to a model (`kind` "model") or an
+        agent here, in a sentence; "" when it can."""
+        if not self.capabilities.takes_files:
+            return gettext("%(provider)s takes no files here.") % {"provider": self.name}
+        return ""
+
+    def sends_as_link(self, mime: str) -> bool:
+        """The provider fetches a file of this type from a link rather than taking its bytes."""
+        return False
+
+    async def files_for(self, turn: Turn) -> list:
+        """The turn's files as the provider takes them (`upstream.types.OutgoingFile`)."""
+        from asgiref.sync import sync_to_async
+
+        from conversations.attachments import outgoing
+
+        return [
+            await sync_to_async(outgoing)(attachment, link=self.sends_as_link(attachment.mime))
+            for attachment in turn.attachments
+        ]
 
     def reseed_because(self, conversation: Conversation) -> str:
         """Why the next turn must start a new upstream conversation given the earlier turns (a

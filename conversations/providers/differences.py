@@ -99,7 +99,14 @@ def _variables(a: ProviderAdapter) -> str:
 
 
 def _files(a: ProviderAdapter) -> str:
-    return "sent with each turn" if a.capabilities.takes_files else "not sent (not offered yet)"
+    if not a.capabilities.takes_files:
+        return "not taken"
+    if a.sends_as_link("application/pdf"):
+        return (
+            "images inline; documents as a short-lived signed link it fetches (only with "
+            "`WEBCHAT_PUBLIC_URL`)"
+        )
+    return "each file's bytes, with the turn"
 
 
 ROWS: list[tuple[str, Callable[[ProviderAdapter], str]]] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext
 
 from conversations.history import earlier_turns
@@ -28,7 +29,7 @@ class MistralAdapter(ProviderAdapter):
         names_conversations=False,
         # A continuation starts upstream with the earlier turns as its first entries.
         keeps_earlier_turns_on_continue=True,
-        takes_files=False,
+        takes_files=True,
     )
 
     def client(self):
@@ -49,6 +50,20 @@ class MistralAdapter(ProviderAdapter):
             instructions_fixed_at_start=True,
             continues=True,
         )
+
+    def sends_as_link(self, mime: str) -> bool:
+        # Images go inline (data URLs); documents only as a `document_url` Mistral fetches.
+        from conversations.attachments import INLINE_IMAGES
+
+        return mime not in INLINE_IMAGES
+
+    def file_problem(self, kind: str, mime: str) -> str:
+        if self.sends_as_link(mime) and not settings.WEBCHAT_PUBLIC_URL:
+            return gettext(
+                "Mistral reads documents from a link it fetches, and this Webchat has no public "
+                "address (WEBCHAT_PUBLIC_URL), so only images can go to Mistral here."
+            )
+        return ""
 
     def reseed_because(self, conversation) -> str:
         started = conversation.upstream_settings
@@ -75,9 +90,11 @@ class MistralAdapter(ProviderAdapter):
     async def stream(self, conversation, choice, turn: Turn):
         mistral = clients.mistral()
         model = choice.kind == "model"
+        files = await self.files_for(turn)
         if turn.fresh or not conversation.upstream_id:
             return mistral.stream_start(
                 text=turn.text,
+                files=files,
                 model=choice.upstream if model else None,
                 agent_id=None if model else choice.upstream,
                 instructions=(conversation.instructions or None) if model else None,
@@ -91,8 +108,11 @@ class MistralAdapter(ProviderAdapter):
                 from_entry_id=turn.from_entry_id,
                 text=turn.text,
                 completion_args=args,
+                files=files,
             )
-        return mistral.stream_append(conversation.upstream_id, text=turn.text, completion_args=args)
+        return mistral.stream_append(
+            conversation.upstream_id, text=turn.text, completion_args=args, files=files
+        )
 
     def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:
         names = {agent_id: name for name, agent_id in self.agents().items()}

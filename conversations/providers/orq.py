@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy
 
@@ -20,6 +23,20 @@ UNNAMED = "Untitled"
 EMULATOR_PROJECT_ID = "prj_01kfd2emu1at0r000000000000"
 
 
+# What an agent remembers a conversation's person by (Orq's `memory` and `thread`), or None.
+# Widgets plug theirs in (widgets/apps.py): a verified visitor is remembered across visits.
+def _no_memory(conversation: Any) -> str | None:
+    return None
+
+
+_memory_key: Callable[[Any], str | None] = _no_memory
+
+
+def remember_with(key: Callable[[Any], str | None]) -> None:
+    global _memory_key
+    _memory_key = key
+
+
 class OrqAdapter(ProviderAdapter):
     key = "orq"
     label = "Orq.ai"
@@ -32,7 +49,7 @@ class OrqAdapter(ProviderAdapter):
         can_branch=False,
         names_conversations=True,
         keeps_earlier_turns_on_continue=False,
-        takes_files=False,
+        takes_files=True,
     )
 
     def client(self):
@@ -106,16 +123,25 @@ class OrqAdapter(ProviderAdapter):
     async def stream(self, conversation, choice, turn: Turn):
         orq = clients.orq()
         task_id = None if turn.fresh else conversation.turn_ref or None
+        files = await self.files_for(turn)
         if choice.kind == "agent":
+            key = _memory_key(conversation)
             return orq.stream_agent_response(
                 choice.name,
                 text=turn.text,
                 task_id=task_id,
                 conversation_id=conversation.upstream_id or None,
                 variables=conversation.variables or None,
+                memory={"entity_id": key} if key else None,
+                thread={"id": key, "tags": ["widget"]} if key else None,
+                files=files,
             )
         return orq.stream_response(
-            conversation.upstream_id, text=turn.text, model=choice.upstream, task_id=task_id
+            conversation.upstream_id,
+            text=turn.text,
+            model=choice.upstream,
+            task_id=task_id,
+            files=files,
         )
 
     def import_listings(self, *, page_size: int, default_model: str) -> list[ImportListing]:

@@ -177,6 +177,7 @@
           if (this.pending && frame.client_id === this.pending.clientId) {
             const box = this.section.querySelector("#composer-text");
             if (box.value === this.pending.text) box.value = "";
+            this.section.querySelector("#composer [data-attachments]")?.replaceChildren();
             this.pending = null;
           }
           this.showError("");
@@ -353,7 +354,11 @@
         if (this.streaming !== null) { this.showError(this.say("Busy")); return; }
         const clientId = newClientId();
         this.pending = { clientId, text };
-        this.send({ type: "send", text, client_id: clientId });
+        // The files attached for it (static/js/attachments.js): their chips carry their ids.
+        const attachments = [...form.querySelectorAll("[data-attachments] [data-attachment]")].map((chip) => Number(chip.dataset.attachment));
+        const frame = { type: "send", text, client_id: clientId };
+        if (attachments.length) frame.attachments = attachments;
+        this.send(frame);
       };
       form.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
       box.addEventListener("keydown", (event) => {

@@ -91,8 +91,8 @@ def test_capabilities_say_what_the_readme_table_says():
         False,
         True,
     )
-    # Neither takes files today.
-    assert not orq.takes_files and not mistral.takes_files
+    # Both take files (Mistral's documents only by a link it fetches).
+    assert orq.takes_files and mistral.takes_files
     # The table of what each takes besides the text, per model and agent.
     orq_adapter, mistral_adapter = ADAPTERS["orq"], ADAPTERS["mistral"]
     said = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -345,3 +346,46 @@ def test_streamed_turns_with_instructions_and_completion_args_parse(mistral: Mis
         cut_to(compose_reply("Less", instructions=instructions), 7).full_text
     )
     assert restarted[-1].data.usage.completion_tokens == 7
+
+
+def test_image_and_document_chunks_parse_both_ways(mistral: Mistral) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"p" * 92
+    data_url = "data:image/png;base64," + base64.b64encode(png).decode()
+    content = [
+        models.TextChunk(text="Compare"),
+        models.ImageURLChunk(image_url=data_url),
+        models.ImageURLChunk(image_url=models.ImageURL(url=data_url, detail="low")),
+        # Nothing listens there: the reply says so and the turn goes on.
+        models.DocumentURLChunk(document_url="http://127.0.0.1:9/notes.pdf", document_name="n.pdf"),
+    ]
+    response = mistral.beta.conversations.start(
+        inputs=[models.MessageInputEntry(role="user", content=content)], model=MODEL
+    )
+    received = [
+        ("image", "image/png", 100),
+        ("image", "image/png", 100),
+        ("n.pdf", "", 0, "connection failed"),
+    ]
+    assert response.outputs[0].content[1].text == compose_reply("Compare", files=received).full_text
+
+    history = mistral.beta.conversations.get_history(conversation_id=response.conversation_id)
+    sent = history.entries[0]
+    assert isinstance(sent, models.MessageInputEntry)
+    text, image, detailed, document = sent.content
+    assert isinstance(text, models.TextChunk) and text.text == "Compare"
+    assert isinstance(image, models.ImageURLChunk) and image.image_url == data_url
+    assert isinstance(detailed.image_url, models.ImageURL)
+    assert (detailed.image_url.url, detailed.image_url.detail) == (data_url, "low")
+    assert isinstance(document, models.DocumentURLChunk)
+    assert (document.document_url, document.document_name) == (
+        "http://127.0.0.1:9/notes.pdf",
+        "n.pdf",
+    )
+
+    streamed = list(
+        mistral.beta.conversations.append_stream(
+            conversation_id=response.conversation_id,
+            inputs=[models.MessageInputEntry(role="user", content=content[1:2])],
+        )
+    )
+    assert streamed_text(streamed) == compose_reply("", files=received[:1]).full_text

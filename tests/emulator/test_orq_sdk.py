@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from itertools import groupby
@@ -343,3 +344,42 @@ def test_agent_request_with_an_empty_memory_entity_is_400(orq: Orq) -> None:
         )
     assert caught.value.status_code == 400
     assert "memory.entity_id" in caught.value.body
+
+
+def test_turns_with_file_parts_parse_and_the_stored_file_part_reads_back(orq: Orq) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"p" * 92
+    encoded = base64.b64encode(png).decode()
+    parts = [
+        models.TextPart(kind="text", text="What is this?"),
+        models.FilePart(
+            kind="file",
+            file=models.BinaryFormat(bytes_=encoded, mime_type="image/png", name="a.png"),
+        ),
+    ]
+    received = [("a.png", "image/png", 100)]
+    expected = compose_reply("What is this?", files=received)
+    conversation = orq.conversations.create(project_id="prj_test")
+    with orq.conversations.create_conversation_response(
+        conversation_id=conversation.id, message={"role": "user", "parts": parts}, model=MODEL
+    ) as stream:
+        events = list(stream)
+    assert deltas(events, "text") == expected.full_text
+
+    stored = orq.conversations.retrieve(conversation_id=conversation.id)
+    user = stored.messages[0]
+    assert user.parts[0].text == "What is this?"
+    file_part = user.parts[1]
+    assert isinstance(file_part, models.FilePart)
+    assert isinstance(file_part.file, models.BinaryFormat)
+    assert (file_part.file.bytes_, file_part.file.mime_type, file_part.file.name) == (
+        encoded,
+        "image/png",
+        "a.png",
+    )
+
+    response = orq.agents.responses.create(
+        agent_key=ORQ_AGENT_KEY, message={"role": "user", "parts": parts}
+    )
+    assert isinstance(response, models.CreateAgentResponse)
+    agent_expected = compose_reply("What is this?", agent=True, files=received)
+    assert response.output[-1].parts[0].text == agent_expected.full_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from upstream.mistral import MistralClient
 from upstream.orq import OrqClient
+from upstream.types import OutgoingFile
 
 MISTRAL_ANSWER = {
     "object": "conversation.response",
@@ -207,3 +209,139 @@ async def test_orq_freeform_turns_send_the_model_every_time(orq, recorder):
     assert [body["model"] for body in recorder.bodies] == ["openai/gpt-4o", "openai/gpt-4o"]
     assert recorder.last["task_id"] == "T1"
     assert not {"variables", "memory", "thread", "metadata"} & set(recorder.last)
+
+
+# --- Files -------------------------------------------------------------------------------------
+
+PNG = OutgoingFile(name="a.png", mime="image/png", data=b"\x89PNG-bytes")
+PNG_B64 = base64.b64encode(b"\x89PNG-bytes").decode()
+PDF_LINK = OutgoingFile(
+    name="notes.pdf", mime="application/pdf", url="https://webchat.test/files/link/t0k"
+)
+PDF_BYTES = OutgoingFile(name="notes.pdf", mime="application/pdf", data=b"%PDF-1.7")
+
+ORQ_FILE_PARTS = [
+    {"kind": "file", "file": {"bytes": PNG_B64, "mimeType": "image/png", "name": "a.png"}},
+    {
+        "kind": "file",
+        "file": {
+            "uri": "https://webchat.test/files/link/t0k",
+            "mimeType": "application/pdf",
+            "name": "notes.pdf",
+        },
+    },
+]
+
+
+async def test_orq_freeform_turn_sends_files_as_file_parts_after_the_text(orq, recorder):
+    await drain(
+        orq.stream_response("conv_1", text="Look", model="m", files=[PNG, PDF_LINK], task_id="T")
+    )
+    assert recorder.last == {
+        "message": {"role": "user", "parts": [{"kind": "text", "text": "Look"}, *ORQ_FILE_PARTS]},
+        "model": "m",
+        "stream": True,
+        "task_id": "T",
+    }
+    # No text: the files alone.
+    await drain(orq.stream_response("conv_1", text="", model="m", files=[PNG]))
+    assert recorder.last["message"]["parts"] == ORQ_FILE_PARTS[:1]
+    # No files: the text part stays, even empty, as before.
+    await drain(orq.stream_response("conv_1", text="", model="m"))
+    assert recorder.last["message"]["parts"] == [{"kind": "text", "text": ""}]
+
+
+async def test_orq_agent_turns_send_files_as_file_parts(orq, recorder):
+    await orq.agent_response("demo", text="Look", files=[PNG, PDF_LINK])
+    assert recorder.last == {
+        "message": {"role": "user", "parts": [{"kind": "text", "text": "Look"}, *ORQ_FILE_PARTS]},
+        "stream": False,
+        "background": False,
+    }
+    await drain(orq.stream_agent_response("demo", text="", files=[PDF_LINK], **CONTEXT))
+    assert recorder.last == {
+        "message": {"role": "user", "parts": ORQ_FILE_PARTS[1:]},
+        "stream": True,
+        **CONTEXT,
+    }
+
+
+async def test_orq_sends_bytes_when_a_file_has_both_and_refuses_one_with_neither(orq, recorder):
+    both = OutgoingFile(name="a.png", mime="image/png", data=b"\x89PNG-bytes", url="https://x/y")
+    await orq.agent_response("demo", text="", files=[both])
+    assert recorder.last["message"]["parts"] == ORQ_FILE_PARTS[:1]
+    with pytest.raises(ValueError, match="neither"):
+        await orq.agent_response("demo", text="Hi", files=[OutgoingFile(name="x", mime="a/b")])
+
+
+MISTRAL_TEXT = {"type": "text", "text": "Look"}
+MISTRAL_IMAGE = {"type": "image_url", "image_url": f"data:image/png;base64,{PNG_B64}"}
+MISTRAL_DOCUMENT = {
+    "type": "document_url",
+    "document_url": "https://webchat.test/files/link/t0k",
+    "document_name": "notes.pdf",
+}
+
+
+def mistral_user_entry(*chunks: dict) -> dict:
+    return {"object": "entry", "type": "message.input", "role": "user", "content": list(chunks)}
+
+
+async def test_mistral_start_sends_files_as_one_entry_of_chunks(mistral, recorder):
+    await mistral.start(text="Look", model="m", files=[PNG, PDF_LINK])
+    await drain(mistral.stream_start(text="Look", model="m", files=[PNG, PDF_LINK]))
+    for body, stream in zip(recorder.bodies, (False, True), strict=True):
+        assert body == {
+            "inputs": [mistral_user_entry(MISTRAL_TEXT, MISTRAL_IMAGE, MISTRAL_DOCUMENT)],
+            "stream": stream,
+            "store": True,
+            "model": "m",
+        }
+    await mistral.start(text="", agent_id="ag_1", files=[PNG])
+    assert recorder.last["inputs"] == [mistral_user_entry(MISTRAL_IMAGE)]
+
+
+async def test_mistral_start_with_history_puts_the_files_on_the_last_entry(mistral, recorder):
+    history = [("user", "Hi"), ("assistant", "Hello.")]
+    await mistral.start(text="Look", model="m", history=history, files=[PNG])
+    assert recorder.last["inputs"] == [
+        {"object": "entry", "type": "message.input", "role": "user", "content": "Hi"},
+        {"object": "entry", "type": "message.output", "role": "assistant", "content": "Hello."},
+        mistral_user_entry(MISTRAL_TEXT, MISTRAL_IMAGE),
+    ]
+    # Without files the last turn stays a text entry, as before.
+    await drain(mistral.stream_start(text="Look", model="m", history=history))
+    assert recorder.last["inputs"][-1] == {
+        "object": "entry",
+        "type": "message.input",
+        "role": "user",
+        "content": "Look",
+    }
+
+
+async def test_mistral_append_and_restart_send_files_as_chunks(mistral, recorder):
+    base = {"store": True, "handoff_execution": "server"}
+    inputs = [mistral_user_entry(MISTRAL_TEXT, MISTRAL_DOCUMENT)]
+    await mistral.append("conv_1", text="Look", files=[PDF_LINK])
+    assert recorder.last == base | {"inputs": inputs, "stream": False}
+    await drain(mistral.stream_append("conv_1", text="Look", files=[PDF_LINK], completion_args={}))
+    assert recorder.last == base | {"inputs": inputs, "stream": True, "completion_args": {}}
+    restart = base | {"inputs": inputs, "from_entry_id": "msg_1"}
+    await mistral.restart("conv_1", from_entry_id="msg_1", text="Look", files=[PDF_LINK])
+    assert recorder.last == restart | {"stream": False}
+    await drain(
+        mistral.stream_restart("conv_1", from_entry_id="msg_1", text="Look", files=[PDF_LINK])
+    )
+    assert recorder.last == restart | {"stream": True}
+
+
+async def test_mistral_refuses_a_document_without_a_url(mistral, recorder):
+    with pytest.raises(ValueError, match=r"notes\.pdf"):
+        await mistral.start(text="Look", model="m", files=[PDF_BYTES])
+    with pytest.raises(ValueError, match=r"notes\.pdf"):
+        await mistral.append("conv_1", text="Look", files=[PNG, PDF_BYTES])
+    with pytest.raises(ValueError, match=r"notes\.pdf"):
+        await drain(
+            mistral.stream_restart("conv_1", from_entry_id="msg_1", text="x", files=[PDF_BYTES])
+        )
+    assert recorder.bodies == []
