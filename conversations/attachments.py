@@ -168,8 +168,9 @@ def keep_imported(conversation, row: Message, parts) -> None:
             continue
         if len(data) > settings.WEBCHAT_UPLOAD_MAX_BYTES:
             continue
-        name = clean_name(part.name or "file")
-        sniffed = sniffing.sniff(data[: sniffing.HEAD_BYTES], name)
+        sniffed = sniffing.sniff(data[: sniffing.HEAD_BYTES], part.name or "")
+        # Mistral's images come without a name.
+        name = clean_name(part.name or ("image" if sniffed.startswith("image/") else "file"))
         attachment = Attachment(
             owner=conversation.owner,
             message=row,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +13,7 @@ from emulator import clock, files, ids, sse
 from emulator.agents import MISTRAL_AGENT_VERSION, MISTRAL_AGENTS, Agent
 from emulator.asgi import Answer, BadJSON, Request, Response, empty_response
 from emulator.asgi import json_response as _json
-from emulator.assistant import Reply, compose_for
+from emulator.assistant import Reply, compose_for, cut_to
 from emulator.files import ReceivedFile
 from emulator.knobs import KnobError, Knobs, strip_directives
 from emulator.mistral_events import failure_event, output_entries, turn_events, usage_json
@@ -63,6 +65,9 @@ class Conversation:
     created_at: str = field(default_factory=clock.iso_us)
     updated_at: str = ""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    # The last reply, when max_tokens cut it: its whole text and how many tokens were said, so
+    # a turn asking to continue goes on where it stopped, as a model would.
+    cut: tuple[Reply, int] | None = None
 
     def __post_init__(self) -> None:
         self.updated_at = self.updated_at or self.created_at
@@ -312,15 +317,27 @@ class MistralAPI:
         if not prompt:
             prompt = "\n".join(e["result"] for e in inputs if e["type"] == "function.result")
         received = await _received_files(inputs)
-        reply = compose_for(
-            prompt,
-            agent=conversation.agent_id is not None,
-            tokens=knobs.tokens,
-            clock=knobs.clock,
-            instructions=conversation.instructions,
-            max_tokens=completion_args.get("max_tokens"),
-            files=received,
-        )
+        max_tokens = completion_args.get("max_tokens")
+        if conversation.cut is not None and _asks_to_continue(prompt):
+            whole, said = conversation.cut
+            whole = dataclasses.replace(whole, reasoning=(), tool=None, text=whole.text[said:])
+        else:
+            whole, said = (
+                compose_for(
+                    prompt,
+                    agent=conversation.agent_id is not None,
+                    tokens=knobs.tokens,
+                    clock=knobs.clock,
+                    instructions=conversation.instructions,
+                    files=received,
+                ),
+                0,
+            )
+        reply = cut_to(whole, max_tokens)
+        if store:
+            cut = len(reply.text) < len(whole.text)
+            original = conversation.cut[0] if said else whole
+            conversation.cut = (original, said + len(reply.text)) if cut else None
         turn = Turn(conversation=conversation, reply=reply, store=store)
         if store:
             conversation.entries.extend(inputs)
@@ -564,6 +581,14 @@ async def _received_files(inputs: list[dict[str, Any]]) -> list[ReceivedFile]:
                 name = chunk.get("document_name") or "document"
                 received.append(await files.fetch(name, chunk["document_url"]))
     return received
+
+
+_CONTINUE = re.compile(r"^\s*(?:please\s+)?(?:continue|go on|keep going)\b", re.IGNORECASE)
+
+
+def _asks_to_continue(prompt: str) -> bool:
+    """A turn that asks the model to go on with a reply cut at its max tokens."""
+    return bool(_CONTINUE.match(prompt))
 
 
 def _is_user_input(entry: Any) -> bool:

@@ -35,7 +35,9 @@ def turn_events(turn: Turn) -> list[Event]:
         f'"model":{dumps(turn.conversation.model)},"agent_id":{dumps(turn.conversation.agent_id)},'
         '"role":"assistant","content":'
     )
-    thinking, text = about.replace("{index}", "0"), about.replace("{index}", "1")
+    # A reply without reasoning (a continuation) has its text as its first chunk.
+    thinking = about.replace("{index}", "0")
+    text = about.replace("{index}", "1" if reply.reasoning else "0")
     events += [
         Event("message.output.delta", head, f"{thinking}{dumps(_thinking(token))}}}", token=True)
         for token in reply.reasoning
@@ -81,7 +83,10 @@ def output_entries(turn: Turn) -> list[dict[str, Any]]:
             "agent_id": turn.conversation.agent_id,
             "model": turn.conversation.model,
             "role": "assistant",
-            "content": [_thinking(reply.full_reasoning), {"type": "text", "text": reply.full_text}],
+            "content": [
+                *([_thinking(reply.full_reasoning)] if reply.reasoning else []),
+                {"type": "text", "text": reply.full_text},
+            ],
         }
     )
     return entries

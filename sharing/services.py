@@ -169,7 +169,7 @@ def _copy(share: Share, conversation: Conversation, request) -> None:
                 text=message.text,
                 html=message.html or _rendered(message),
                 # The reader's copy offers no way on from the original's failure.
-                parts=[p for p in message.parts if p.get("kind") != "upstream_gone"],
+                parts=[_copied(p) for p in message.parts if p.get("kind") != "upstream_gone"],
                 model=message.model,
                 status=MessageStatus.COMPLETE,
                 created=message.created,
@@ -204,3 +204,11 @@ def _detail(share: Share, **more) -> dict:
         "audience": share.audience,
         **more,
     }
+
+
+def _copied(part: dict) -> dict:
+    """A part as the reader's copy keeps it: a file is the sharer's, so the copy says its name,
+    type and size, without a way to open it."""
+    if part.get("kind") == "file":
+        return {k: v for k, v in part.items() if k != "attachment"}
+    return part

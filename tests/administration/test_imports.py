@@ -317,3 +317,40 @@ def test_the_command_fails_and_says_why_when_the_provider_is_down(alice, unavail
     assert "failed (listing conversations): mistral: " in out.getvalue()
     assert not Conversation.objects.exists()
     assert AuditEntry.objects.get(action=AuditAction.IMPORT).detail["failed"]
+
+
+def test_imported_conversations_show_the_files_they_had(alice):
+    from conversations.models import Attachment
+    from tests.conversations.test_attachments import PNG
+    from upstream.types import OutgoingFile
+
+    prompt = unique("What is in this picture")
+    dot = OutgoingFile(name="dot.png", mime="image/png", data=PNG)
+
+    async def make_orq() -> str:
+        orq = clients.orq()
+        conversation = await orq.create_conversation(title=unique("Pictures"), model=ORQ_MODEL)
+        async with orq.stream_response(
+            conversation.id, text=prompt, model=ORQ_MODEL, files=[dot]
+        ) as events:
+            async for _ in events:
+                pass
+        return conversation.id
+
+    async def make_mistral() -> str:
+        turn = await clients.mistral().start(text=prompt, model=MISTRAL_MODEL, files=[dot])
+        return turn.conversation_id
+
+    orq_id, mistral_id = clients.run(make_orq), clients.run(make_mistral)
+    run_import(provider="orq", owner=alice, page_size=50)
+    run_import(provider="mistral", owner=alice, page_size=50)
+    for upstream_id, name in ((orq_id, "dot.png"), (mistral_id, "image")):
+        conversation = Conversation.objects.get(upstream_id=upstream_id)
+        question = conversation.messages.get(role="user")
+        assert question.text == prompt
+        [part] = question.files
+        assert (part["name"], part["mime"], part["size"]) == (name, "image/png", len(PNG))
+        attachment = Attachment.objects.get(pk=part["attachment"], message=question)
+        assert attachment.owner == alice
+        with attachment.file.open("rb") as handle:
+            assert handle.read() == PNG

@@ -16,7 +16,7 @@ from django.urls import reverse
 from conversations import services
 from conversations.choices import choice_for
 from conversations.models import Conversation, Message, MessageStatus
-from emulator.assistant import instructions_sentence, variables_sentence
+from emulator.assistant import compose_reply, instructions_sentence, variables_sentence
 from tests.replies import replies_finished
 from tests.sockets import receive, socket_for, until
 
@@ -112,6 +112,10 @@ async def test_max_tokens_cuts_the_reply_and_continue_goes_on_in_the_same_reply(
     assert continued.pk == cut.pk  # the same reply goes on
     assert continued.text.startswith(cut.text) and len(continued.text) > len(cut.text)
     assert continued.usage_output == 14  # both turns' tokens
+    # The emulator goes on where it stopped: the two turns read as one reply.
+    whole = compose_reply("Explain leases in depth")
+    said = 14 - len(whole.reasoning)
+    assert continued.text == "".join(whole.text[:said])
     assert continued.stopped_at_length  # the second turn too reached 7
     history = await upstream(emulator_url, f"/v1/conversations/{conversation.upstream_id}/history")
     added = history["entries"][before:]

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from emulator.assistant import compose_reply
+from emulator.assistant import compose_reply, instructions_sentence, variables_sentence
 from emulator.process import ROOT
 from tests.e2e.test_admin import ADMIN_PASSWORD, make_superuser
 from tests.servers import free_port
@@ -139,3 +139,49 @@ def test_the_admin_copies_an_absolute_snippet(page: Page, sites, live_webchat):
     # The preview takes the widget's accent without a style attribute.
     head = page.locator(".widget-preview-head")
     assert head.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(37, 99, 235)"
+
+
+def test_a_widget_assistant_takes_its_instructions_and_the_visitors_page(page: Page, live_webchat):
+    """Issue 15, item 6: what the owner set on the Widget row reaches the provider with the
+    visitor's first message: a Mistral model's instructions, an Orq agent's page variables."""
+    briefly = "Answer briefly."
+    hosts = []
+    try:
+        for title, fields in (
+            ("Ask briefly", "provider='mistral', model='mistral-small-latest', "
+                            f"instructions={briefly!r}"),
+            ("Ask the agent", "provider='orq', agent='demo', page_variables=True"),
+        ):  # fmt: skip
+            port = free_port()
+            host = f"http://127.0.0.1:{port}"
+            key = live_webchat.manage(
+                "shell", "-c",
+                "from django.contrib.auth.models import User; from widgets.models import Widget; "
+                f"w = Widget.objects.create(name={title!r}, owner=User.objects.first(), "
+                f"title={title!r}, allowed_origins={host!r}, {fields}); print(w.public_key)",
+            ).strip().splitlines()[-1]  # fmt: skip
+            hosts.append(demo_host.start(port, webchat_url=live_webchat.url, key=key))
+
+            # The visitor opens the widget on the site's pricing page and asks.
+            page.goto(f"{host}/pricing")
+            page.get_by_role("button", name=title).click()
+            frame = page.frame_locator(f"iframe[title='{title}']")
+            expect(frame.locator(".greeting")).to_be_visible()
+            box = frame.get_by_label("Message", exact=True)
+            box.fill("Do you ship abroad?")
+            box.press("Enter")
+            reply = frame.locator(".reply").last
+            expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+            said = reply_text(frame).strip()
+            if title == "Ask briefly":
+                assert said.startswith(instructions_sentence(briefly)), said
+                assert said.startswith(
+                    'Following your instructions ("Answer briefly."), here goes.'
+                ), said
+            else:
+                # The page the visitor was on, and the widget's language, as the agent's variables.
+                assert f"page={host}/pricing" in said, said
+                assert variables_sentence({"page": f"{host}/pricing", "language": "en"}) in said
+    finally:
+        for server in hosts:
+            server.shutdown()

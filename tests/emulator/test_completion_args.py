@@ -237,3 +237,35 @@ def test_instructions_echo_is_cut_by_max_tokens_like_any_text(http: httpx.Client
     text = first["outputs"][0]["content"][1]["text"]
     assert text == cut_to(compose_reply(PROMPT, instructions="Be brief."), 8).full_text
     assert text.startswith("Following your") and first["usage"]["completion_tokens"] == 8
+
+
+def test_a_turn_asking_to_continue_goes_on_where_max_tokens_cut_the_reply(http: httpx.Client):
+    whole = compose_reply(PROMPT)
+    reasoning = len(whole.reasoning)
+    first = start(http, completion_args={"max_tokens": reasoning + 4})
+    said = first["outputs"][-1]["content"][-1]["text"]
+    assert said == "".join(whole.text[:4])
+    conversation = first["conversation_id"]
+    on = http.post(
+        f"/v1/conversations/{conversation}",
+        json={
+            "inputs": "Continue exactly where you stopped.",
+            "completion_args": {"max_tokens": 6},
+        },
+    )
+    assert on.status_code == 200, on.text
+    body = on.json()
+    # No new plan: the text goes on, six more tokens of it, and is cut again there.
+    assert body["outputs"][-1]["content"] == [{"type": "text", "text": "".join(whole.text[4:10])}]
+    assert body["usage"]["completion_tokens"] == 6
+    # `{}`: none of the max_tokens the conversation started with.
+    rest = http.post(
+        f"/v1/conversations/{conversation}", json={"inputs": "continue", "completion_args": {}}
+    ).json()
+    went_on = [r["outputs"][-1]["content"][0]["text"] for r in (body, rest)]
+    assert said + "".join(went_on) == whole.full_text
+    # Once whole, "continue" is a question like any other.
+    fresh = http.post(
+        f"/v1/conversations/{conversation}", json={"inputs": "continue", "completion_args": {}}
+    ).json()
+    assert fresh["outputs"][-1]["content"][-1]["text"] == compose_reply("continue").full_text

@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
@@ -712,3 +712,30 @@ def test_a_transcript_reviewer_reads_the_links_and_cannot_revoke(alice, dave, er
     made.refresh_from_db()
     assert made.revoked is None, response.status_code
     assert signed_in(erin).get(reverse("admin:sharing_share_changelist")).status_code == 403
+
+
+@db
+def test_a_shared_files_name_shows_but_only_its_owner_opens_it(alice, bob):
+    from django.core.files.base import ContentFile
+
+    from conversations.attachments import part_of
+    from conversations.models import Attachment
+    from tests.conversations.test_attachments import PNG
+
+    conversation = chat(alice)
+    question = conversation.messages.filter(role="user").first()
+    attachment = Attachment(owner=alice, message=question, name="dot.png", mime="image/png")
+    attachment.size = len(PNG)
+    attachment.file.save("dot.png", ContentFile(PNG))
+    question.parts = [part_of(attachment)]
+    question.save(update_fields=["parts"])
+    made = share(conversation)
+    html = signed_in(bob).get(url(made)).content.decode()
+    assert "dot.png" in html
+    assert reverse("conversations:attachment", args=[attachment.pk, "dot.png"]) not in html
+    # The reader's copy keeps the file's name, type and size: the file stays the sharer's.
+    copy = async_to_sync(services.share_continue)(share=made, user=bob, request=None)
+    copied = copy.messages.filter(role="user").first()
+    assert copied.files == [
+        {"kind": "file", "name": "dot.png", "mime": "image/png", "size": len(PNG)}
+    ]
