@@ -65,6 +65,8 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
             facts.append(
                 f"<span>{m.usage_input or 0} in / {m.usage_output or 0} out tokens (provider)</span>"
             )
+        if m.stopped_at_length:
+            facts.append('<span class="status">stopped at its length limit (max tokens)</span>')
         if m.completed:
             facts.append(f"<span>finished {timezone.localtime(m.completed):%H:%M:%S}</span>")
     if m.upstream_id:
@@ -106,7 +108,8 @@ def _message(m: Message, owner: str, feedback: Iterable[Feedback] = ()) -> str:
 def _file(part: dict) -> str:
     """A file sent with the message: opened through the audited admin view."""
     name = escape(part.get("name") or "file")
-    about = escape(" · ".join(str(v) for v in (part.get("mime"), part.get("size")) if v))
+    size = f"{part['size']:,} bytes" if part.get("size") else ""
+    about = escape(" · ".join(v for v in (part.get("mime"), size) if v))
     if part.get("attachment"):
         url = reverse("admin:conversations_conversation_attachment", args=[part["attachment"]])
         shown = f'<a href="{url}">{name}</a>'

@@ -42,6 +42,7 @@ def test_the_transcript_links_each_file_to_an_audited_view(carol, alice):
     ).content.decode()
     url = reverse("admin:conversations_conversation_attachment", args=[attachment.pk])
     assert f'href="{url}"' in page and "dot.png" in page
+    assert f"image/png · {len(PNG)} bytes" in page
     served = admin.get(url)
     assert served.status_code == 200
     assert b"".join(served.streaming_content) == PNG

@@ -172,3 +172,9 @@ def test_the_admin_transcript_shows_what_each_reply_was_asked_with(carol, alice)
     assert "<dt>Instructions</dt>" in page
     assert "Answer like a &lt;b&gt;pirate&lt;/b&gt;." in page
     assert "temperature 0.2, max tokens 40" in page
+    assert "stopped at its length limit" not in page  # no usage said so
+    Message.objects.filter(role="assistant").update(usage_output=40)
+    page = admin.get(
+        reverse("admin:conversations_conversation_change", args=[conversation.pk])
+    ).content.decode()
+    assert "stopped at its length limit (max tokens)" in page
