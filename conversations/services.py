@@ -716,25 +716,30 @@ def begin_turn(
         raise
 
 
+def _lock_for_a_turn(conversation: Conversation) -> None:
+    """Lock the conversation for a turn (inside a transaction), or `Refused` saying why none
+    can run now. Locked as showing a version locks it: a turn and a version switch never
+    interleave (the switch would stash the turn's new rows)."""
+    older = (
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation.pk)
+        .values_list("older_version_shown", flat=True)
+        .first()
+    )
+    if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
+        raise Refused(STILL_WRITING)
+    if older:
+        raise Refused(older_version_refusal(conversation))
+    if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
+        raise Refused(TRASHED)
+
+
 def _begin_turn(
     conversation, text, replace_from, repoint, attachments
 ) -> tuple[Message | None, Message]:
     now = timezone.now()
     with transaction.atomic():
-        # Locked, as showing a version locks it: a turn and a version switch never interleave
-        # (the switch would stash the turn's new rows).
-        older = (
-            Conversation.objects.select_for_update()
-            .filter(pk=conversation.pk)
-            .values_list("older_version_shown", flat=True)
-            .first()
-        )
-        if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
-            raise Refused(STILL_WRITING)
-        if older:
-            raise Refused(older_version_refusal(conversation))
-        if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
-            raise Refused(TRASHED)
+        _lock_for_a_turn(conversation)
         undo = None
         if replace_from is not None:
             undo = {"upstream_id": conversation.upstream_id, "turn_ref": conversation.turn_ref}
@@ -795,18 +800,7 @@ def begin_continue(*, conversation: Conversation) -> Message:
     """
     now = timezone.now()
     with transaction.atomic():
-        older = (
-            Conversation.objects.select_for_update()
-            .filter(pk=conversation.pk)
-            .values_list("older_version_shown", flat=True)
-            .first()
-        )
-        if conversation.messages.filter(status=MessageStatus.STREAMING).exists():
-            raise Refused(STILL_WRITING)
-        if older:
-            raise Refused(older_version_refusal(conversation))
-        if Conversation.objects.filter(pk=conversation.pk, trashed_at__isnull=False).exists():
-            raise Refused(TRASHED)
+        _lock_for_a_turn(conversation)
         reply = conversation.messages.shown().order_by("-pk").first()
         if (
             reply is None

@@ -173,8 +173,14 @@ def test_the_admin_transcript_shows_what_each_reply_was_asked_with(carol, alice)
     assert "Answer like a &lt;b&gt;pirate&lt;/b&gt;." in page
     assert "temperature 0.2, max tokens 40" in page
     assert "stopped at its length limit" not in page  # no usage said so
-    Message.objects.filter(role="assistant").update(usage_output=40)
+    # Continued after its limit: the user turn sent upstream for it is in the transcript.
+    Message.objects.filter(role="assistant").update(
+        usage_output=40,
+        parts=[{"kind": "continued", "at": 4, "prompt": "Continue please.", "before": [1, 0, 3]}],
+    )
     page = admin.get(
         reverse("admin:conversations_conversation_change", args=[conversation.pk])
     ).content.decode()
+    assert "after character 4, Webchat sent the user turn <q>Continue please.</q>" in page
+    # 40 out in all, none of them before: the last turn stopped at max tokens (40).
     assert "stopped at its length limit (max tokens)" in page
