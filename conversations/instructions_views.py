@@ -17,18 +17,9 @@ from conversations.assistant_settings import (
     takes_of,
 )
 from conversations.choices import choice_for
-from conversations.models import Conversation
-from conversations.services import Refused
+from conversations.services import Refused, owned_or_404
 
 PANEL = "conversations/instructions.html"
-
-
-def _owned(request, pk) -> Conversation:
-    """The person's own conversation: anyone else's, like one that does not exist, is a 404."""
-    conversation = Conversation.objects.filter(owner=request.user, pk=pk).first()
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
 
 
 def _panel(request, conversation, *, form=None, error="", said="", status=200):
@@ -49,13 +40,13 @@ def _panel(request, conversation, *, form=None, error="", said="", status=200):
 @login_required
 @require_GET
 def instructions_panel(request, pk):
-    return _panel(request, _owned(request, pk))
+    return _panel(request, owned_or_404(request.user, pk))
 
 
 @login_required
 @require_POST
 def conversation_configure_view(request, pk):
-    conversation = _owned(request, pk)
+    conversation = owned_or_404(request.user, pk)
     if conversation.trashed_at is not None or conversation.upstream_gone is not None:
         return _panel(
             request, conversation, error=gettext("This conversation is read only."), status=422
@@ -78,7 +69,7 @@ def conversation_configure_view(request, pk):
 @require_POST
 def preset_save_view(request, pk):
     """A preset of this conversation's model or agent and settings, as saved."""
-    conversation = _owned(request, pk)
+    conversation = owned_or_404(request.user, pk)
     try:
         preset = presets.preset_save(
             owner=request.user, name=request.POST.get("name", ""), conversation=conversation

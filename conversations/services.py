@@ -13,6 +13,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.http import Http404
 from django.utils import formats, timezone
 from django.utils.translation import gettext, gettext_lazy
 
@@ -47,6 +48,15 @@ async def conversation_for(user, pk) -> Conversation | None:
     except (TypeError, ValueError):
         return None
     return await Conversation.objects.filter(owner=user, pk=pk).afirst()
+
+
+def owned_or_404(user, pk) -> Conversation:
+    """The person's own conversation for a sync view: anyone else's, like one that does not
+    exist, is a 404."""
+    conversation = Conversation.objects.filter(owner=user, pk=pk).first()
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
 
 
 @dataclass(frozen=True)

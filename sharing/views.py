@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
@@ -18,8 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations import failures
 from conversations.choices import choice_of
 from conversations.message_view import view_of
-from conversations.models import Conversation
-from conversations.services import Refused
+from conversations.services import Refused, owned_or_404
 from sharing import services
 from sharing.models import Share
 from upstream.errors import UpstreamError
@@ -29,14 +28,6 @@ log = logging.getLogger(__name__)
 
 PANEL = "sharing/panel.html"
 PAGE = "sharing/shared.html"
-
-
-def _owned(request, pk) -> Conversation:
-    """The person's own conversation: anyone else's, like one that does not exist, is a 404."""
-    conversation = Conversation.objects.filter(owner=request.user, pk=pk).first()
-    if conversation is None:
-        raise Http404("No such conversation.")
-    return conversation
 
 
 def share_url(request, share: Share) -> str:
@@ -71,7 +62,7 @@ def _panel(request, conversation, *, created=None, error="", said="", status=200
 @login_required
 @require_GET
 def share_panel(request, pk):
-    conversation = _owned(request, pk)
+    conversation = owned_or_404(request.user, pk)
     created = None
     if request.GET.get("created"):
         created = get_object_or_404(
@@ -83,7 +74,7 @@ def share_panel(request, pk):
 @login_required
 @require_POST
 def share_create(request, pk):
-    conversation = _owned(request, pk)
+    conversation = owned_or_404(request.user, pk)
     try:
         share = services.share_create(
             conversation=conversation,
@@ -103,7 +94,7 @@ def share_create(request, pk):
 @login_required
 @require_POST
 def share_revoke(request, pk, share_pk):
-    conversation = _owned(request, pk)
+    conversation = owned_or_404(request.user, pk)
     share = get_object_or_404(Share, pk=share_pk, conversation=conversation)
     services.share_revoke(share=share, request=request)
     if not request.htmx:
